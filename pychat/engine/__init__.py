@@ -1,0 +1,1 @@
+"""The inference engine: a plain Python library with no Textual import."""

@@ -1,0 +1,63 @@
+"""Fitting a conversation into the context window by leaving out its oldest turns."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from pychat.engine.base import ChatMessage
+from pychat.errors import ContextOverflowError
+
+
+def reply_reserve(n_ctx: int, max_tokens: int) -> int:
+    """Tokens kept free for the reply: the configured maximum, capped at a quarter of n_ctx."""
+    quarter = max(n_ctx // 4, 1)
+    return min(max_tokens, quarter) if max_tokens > 0 else quarter
+
+
+def _starts(messages: Sequence[ChatMessage]) -> list[int]:
+    """Indices where the kept part may begin: at a user turn, after the system prompt."""
+    first = 1 if messages and messages[0]["role"] == "system" else 0
+    last_user = max(i for i, m in enumerate(messages) if m["role"] == "user")
+    return [i for i in range(first, last_user + 1) if messages[i]["role"] == "user"] or [first]
+
+
+def fit_messages(
+    messages: Sequence[ChatMessage],
+    count_tokens: Callable[[list[ChatMessage]], int],
+    budget: int,
+) -> tuple[list[ChatMessage], int, int]:
+    """Drop the oldest turns (never the system prompt) until the prompt fits ``budget``.
+
+    Returns (messages to send, number of messages dropped, prompt tokens). The kept part
+    always begins at a user turn so role alternation survives strict templates. Raises
+    ContextOverflowError when even the newest user turn alone does not fit.
+    """
+    if not any(m["role"] == "user" for m in messages):
+        raise ValueError("a conversation to answer needs a user message")
+    system = [messages[0]] if messages[0]["role"] == "system" else []
+    starts = _starts(messages)
+
+    def candidate(start: int) -> list[ChatMessage]:
+        return system + list(messages[start:])
+
+    tokens = count_tokens(candidate(starts[0]))
+    if tokens <= budget:
+        return candidate(starts[0]), starts[0] - len(system), tokens
+    # Binary search for the earliest start that fits; token counts fall as start grows.
+    lo, hi = 1, len(starts) - 1
+    best: tuple[int, int] | None = None
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        count = count_tokens(candidate(starts[mid]))
+        if count <= budget:
+            best, hi = (starts[mid], count), mid - 1
+        else:
+            lo = mid + 1
+    if best is None:
+        raise ContextOverflowError(
+            f"The message needs {count_tokens(candidate(starts[-1]))} tokens but only "
+            f"{budget} fit in the context window; shorten it or load the model with a "
+            "larger n_ctx."
+        )
+    start, count = best
+    return candidate(start), start - len(system), count

@@ -1,0 +1,440 @@
+"""The llama-cpp-python backend.
+
+One ``Llama`` object is not thread-safe, so every call on it (load, tokenize, generate,
+close) happens under one lock. Replies are generated with ``Llama.generate`` and decoded
+one token at a time: llama-cpp-python's own streaming API re-decodes the whole reply on
+every token, which slows long replies down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import contextlib
+import ctypes
+import io
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+from pychat.engine import logs
+from pychat.engine.base import (
+    ChatMessage,
+    ChatStream,
+    GenerationStats,
+    LoadedModel,
+    LoadSpec,
+    LogCallback,
+    ProgressCallback,
+    SamplingParams,
+)
+from pychat.engine.context import fit_messages, reply_reserve
+from pychat.errors import GenerationError, ModelError
+
+GGUF_MAGIC = b"GGUF"
+# Control characters a model may emit would reach the terminal as escape sequences.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_DEFAULT_SEED = 0xFFFFFFFF  # LLAMA_DEFAULT_SEED: a fresh random seed
+
+
+def check_model_file(path: Path) -> None:
+    """Raise ModelError with a plain reason when ``path`` is not a readable GGUF file."""
+    if not path.exists():
+        raise ModelError(f"Model file not found: {path}")
+    if not path.is_file():
+        raise ModelError(f"Not a file: {path}")
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(4)
+    except OSError as exc:
+        raise ModelError(f"Cannot read {path}: {exc.strerror or exc}") from exc
+    if head != GGUF_MAGIC:
+        raise ModelError(f"{path.name} is not a GGUF model file (it does not start with "
+                         "the GGUF signature)")
+
+
+class _LineWriter(io.TextIOBase):
+    """A text stream that forwards whole lines to a log callback (for Python prints)."""
+
+    def __init__(self, log: LogCallback) -> None:
+        self._log = log
+        self._buffer = ""
+
+    def write(self, text: str) -> int:
+        self._buffer += text
+        *lines, self._buffer = self._buffer.split("\n")
+        for line in lines:
+            if line.strip():
+                self._log("debug", line[:2000])
+        return len(text)
+
+
+class _StopMatcher:
+    """Cuts the reply at the first stop string, holding back text that may begin one."""
+
+    def __init__(self, stops: list[str]) -> None:
+        self.stops = [s for s in stops if s]
+        self.pending = ""
+
+    def push(self, text: str) -> tuple[str, bool]:
+        """Return (text safe to show, whether a stop string was reached)."""
+        if not self.stops:
+            return text, False
+        self.pending += text
+        hits = [i for i in (self.pending.find(s) for s in self.stops) if i >= 0]
+        if hits:
+            out, self.pending = self.pending[: min(hits)], ""
+            return out, True
+        keep = 0
+        for stop in self.stops:
+            for size in range(min(len(stop) - 1, len(self.pending)), 0, -1):
+                if self.pending.endswith(stop[:size]):
+                    keep = max(keep, size)
+                    break
+        cut = len(self.pending) - keep
+        out, self.pending = self.pending[:cut], self.pending[cut:]
+        return out, False
+
+    def flush(self) -> str:
+        out, self.pending = self.pending, ""
+        return out
+
+
+def _named_formatter(name: str) -> Any:
+    """The prompt formatter llama-cpp-python registered under ``name``."""
+    from llama_cpp import llama_chat_format as lcf
+
+    registry = lcf.LlamaChatCompletionHandlerRegistry()
+    try:
+        handler = registry.get_chat_completion_handler_by_name(name)
+    except ValueError:
+        handler = None
+    # Registered formats wrap a plain formatter function; we need the function itself
+    # to build the prompt and drive generation ourselves.
+    cells = dict(zip(getattr(getattr(handler, "__code__", None), "co_freevars", ()),
+                     (c.cell_contents for c in getattr(handler, "__closure__", None) or ()),
+                     strict=False))
+    formatter = cells.get("chat_formatter")
+    if formatter is None:
+        names = ", ".join(sorted(available_chat_formats()))
+        raise ModelError(f"Unknown chat_format '{name}'. Known formats: {names}")
+    return formatter
+
+
+def available_chat_formats() -> list[str]:
+    """Names accepted by the ``chat_format`` setting."""
+    from llama_cpp import llama_chat_format as lcf
+
+    registry = lcf.LlamaChatCompletionHandlerRegistry()
+    return [name for name in registry._chat_handlers if name not in {
+        "functionary", "functionary-v1", "functionary-v2", "chatml-function-calling",
+        "llava-1-5", "llava-1-6", "moondream2", "nanollava", "llama-3-vision-alpha",
+        "minicpm-v-2.6", "qwen2.5-vl", "gemma3"}]
+
+
+class LlamaBackend:
+    """Runs GGUF models in-process through llama-cpp-python."""
+
+    reports_vram = True
+
+    def __init__(self, log: LogCallback | None = None) -> None:
+        self._log_callback = log or (lambda level, line: None)
+        self._lock = threading.RLock()
+        self._llm: Any = None
+        self._loaded: LoadedModel | None = None
+        self._formatter: Any = None
+        self._merge_system = False
+        self._stop_ids: set[int] = set()
+        self._recent_errors: deque[str] = deque(maxlen=8)
+        self._progress: ProgressCallback | None = None
+        logs.add_listener(self._on_llama_log)
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _on_llama_log(self, level: str, line: str) -> None:
+        if level in ("warning", "error"):
+            self._recent_errors.append(line.strip())
+        if set(line.strip()) == {"."}:
+            return  # the load progress dots: shown as a progress bar, not as text
+        self._log_callback(level, line)
+
+    def _log(self, level: str, line: str) -> None:
+        self._log_callback(level, line)
+
+    @property
+    def can_offload(self) -> bool:
+        """True when this llama.cpp build has a GPU backend."""
+        import llama_cpp
+
+        return bool(llama_cpp.llama_supports_gpu_offload())
+
+    @property
+    def loaded(self) -> LoadedModel | None:
+        """The model in memory, if any."""
+        return self._loaded
+
+    def close(self) -> None:
+        """Free the model and its context now (``del`` alone is not enough)."""
+        with self._lock:
+            if self._llm is not None:
+                self._llm.close()
+                self._llm = None
+                self._loaded = None
+                self._formatter = None
+
+    def shutdown(self) -> None:
+        """Close the model and stop receiving llama.cpp log lines."""
+        self.close()
+        logs.remove_listener(self._on_llama_log)
+
+    # ------------------------------------------------------------------ loading
+
+    def load(self, spec: LoadSpec, progress: ProgressCallback | None = None) -> LoadedModel:
+        """Load ``spec``, replacing the current model. Raises ModelError."""
+        check_model_file(spec.path)
+        logs.install()
+        import llama_cpp
+        from llama_cpp import Llama
+
+        with self._lock:
+            self.close()
+            self._recent_errors.clear()
+            started = time.perf_counter()
+            logs.set_progress_listener(progress)
+            writer = _LineWriter(self._log)
+            try:
+                # verbose=True: with verbose=False llama-cpp-python points fd 1 and 2 at
+                # /dev/null during the load, blanking a TUI that paints on them.
+                with contextlib.redirect_stderr(writer), contextlib.redirect_stdout(writer):
+                    llm = Llama(
+                        model_path=str(spec.path),
+                        n_gpu_layers=spec.gpu_layers,
+                        n_ctx=spec.n_ctx,
+                        n_threads=spec.n_threads or None,
+                        use_mlock=spec.use_mlock,
+                        use_mmap=spec.use_mmap,
+                        flash_attn=spec.flash_attn,
+                        verbose=True,
+                    )
+            except (ValueError, RuntimeError, OSError) as exc:
+                raise ModelError(self._load_failure(spec, exc)) from exc
+            finally:
+                logs.set_progress_listener(None)
+            llm.verbose = False  # no per-request prints on stderr from here on
+            try:
+                formatter, label, merge_system = self._make_formatter(llm, spec)
+            except ModelError:
+                llm.close()
+                raise
+            self._llm, self._formatter, self._merge_system = llm, formatter, merge_system
+            self._stop_ids = {llm.token_eos()}
+            n_layer = int(llama_cpp.llama_model_n_layer(llm.model))
+            offloaded = 0
+            if self.can_offload and spec.gpu_layers != 0:
+                offloaded = n_layer + 1 if spec.gpu_layers < 0 else min(spec.gpu_layers,
+                                                                       n_layer + 1)
+            self._loaded = LoadedModel(
+                spec=spec, n_ctx=llm.n_ctx(), chat_format=label,
+                load_seconds=time.perf_counter() - started,
+                offloaded_layers=offloaded, n_layer=n_layer,
+            )
+            if progress:
+                progress(1.0)
+            return self._loaded
+
+    def _load_failure(self, spec: LoadSpec, exc: Exception) -> str:
+        reasons = [line for line in self._recent_errors if "error" in line.lower()
+                   or "fail" in line.lower() or "out of memory" in line.lower()]
+        reason = reasons[-1] if reasons else str(exc)
+        for prefix in ("llama_model_load: error loading model: ", "llama_model_load: "):
+            reason = reason.removeprefix(prefix)
+        hint = ""
+        if "out of memory" in reason.lower() or "alloc" in reason.lower():
+            hint = f" — try fewer GPU layers than {spec.gpu_layers} or a smaller n_ctx"
+        return f"llama.cpp could not load {spec.name}: {reason}{hint}"
+
+    def _make_formatter(self, llm: Any, spec: LoadSpec) -> tuple[Any, str, bool]:
+        """Pick the prompt format: setting > GGUF template > architecture guess."""
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        name = spec.chat_format
+        template = llm.metadata.get("tokenizer.chat_template")
+        if not name and template:
+            eos, bos = llm.token_eos(), llm.token_bos()
+            text = llm._model.token_get_text
+            formatter = Jinja2ChatFormatter(
+                template=template, eos_token=text(eos) if eos >= 0 else "",
+                bos_token=text(bos) if bos >= 0 else "", stop_token_ids=[eos],
+            )
+            return formatter, "GGUF template", False
+        if not name:
+            arch = llm.metadata.get("general.architecture", "")
+            name = "gemma" if arch.startswith("gemma") else "llama-2"
+            self._log("warning", f"{spec.name} has no chat template; using '{name}'. "
+                      "Set chat_format for this model if replies look wrong.")
+        return _named_formatter(name), name, name == "gemma"
+
+    # ------------------------------------------------------------------ prompts
+
+    def _prompt_tokens(self, messages: list[ChatMessage]) -> tuple[list[int], list[str]]:
+        """Format and tokenize ``messages``; return (tokens, stop strings)."""
+        llm = self._llm
+        if self._merge_system and messages and messages[0]["role"] == "system":
+            # Gemma's format has no system turn: prefix it to the first user turn instead.
+            system, rest = messages[0]["content"], list(messages[1:])
+            if rest and system:
+                rest[0] = {"role": rest[0]["role"],
+                           "content": f"{system}\n\n{rest[0]['content']}"}
+            messages = rest
+        try:
+            result = self._formatter(messages=messages)
+        except Exception as exc:  # jinja2 errors from the model's own template
+            raise GenerationError(f"The model's chat template failed: {exc}") from exc
+        prompt: str = result.prompt
+        bos = llm.token_bos()
+        starts_with_bos = bos >= 0 and prompt.startswith(llm._model.token_get_text(bos))
+        add_bos = not (result.added_special or starts_with_bos)
+        tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=add_bos, special=True)
+        stops = result.stop or []
+        return tokens, [stops] if isinstance(stops, str) else list(stops)
+
+    def count_tokens(self, messages: list[ChatMessage]) -> int:
+        """Prompt tokens ``messages`` would take with the loaded model's format."""
+        with self._lock:
+            self._require_model()
+            return len(self._prompt_tokens(messages)[0])
+
+    def _require_model(self) -> Any:
+        if self._llm is None:
+            raise GenerationError("No model is loaded.")
+        return self._llm
+
+    def _split_stops(self, stops: list[str]) -> tuple[set[int], list[str]]:
+        """Stop strings that are one special token become token ids; others stay text."""
+        ids, texts = set(), []
+        for stop in stops:
+            tokens = self._llm.tokenize(stop.encode("utf-8"), add_bos=False, special=True)
+            if len(tokens) == 1:
+                ids.add(tokens[0])
+            else:
+                texts.append(stop)
+        return ids, texts
+
+    # ------------------------------------------------------------------ generation
+
+    def stream_chat(self, messages: list[ChatMessage], sampling: SamplingParams,
+                    cancel: threading.Event | None = None) -> ChatStream:
+        """Start a reply; iterate the result for text pieces, then read its ``stats``."""
+        stats = GenerationStats()
+        pieces = self._generate(list(messages), sampling, cancel or threading.Event(), stats)
+        return ChatStream(pieces, stats)
+
+    def _piece(self, vocab: Any, token: int, buffer: Any) -> bytes:
+        import llama_cpp
+
+        n = llama_cpp.llama_token_to_piece(vocab, token, buffer, len(buffer), 0, False)
+        if n < 0:  # piece longer than the buffer
+            bigger = ctypes.create_string_buffer(-n)
+            n = llama_cpp.llama_token_to_piece(vocab, token, bigger, -n, 0, False)
+            return bigger.raw[:n]
+        return buffer.raw[:n]
+
+    def _generate(self, messages: list[ChatMessage], sampling: SamplingParams,
+                  cancel: threading.Event, stats: GenerationStats) -> Iterator[str]:
+        import llama_cpp
+
+        requested = time.perf_counter()
+        with self._lock:
+            llm = self._require_model()
+            n_ctx = llm.n_ctx()
+            budget = n_ctx - reply_reserve(n_ctx, sampling.max_tokens)
+            kept, dropped, _ = fit_messages(
+                messages, lambda m: len(self._prompt_tokens(m)[0]), budget)
+            if dropped:
+                self._log("info", f"Context: left out the {dropped} oldest message(s) so "
+                          f"the prompt fits n_ctx={n_ctx}.")
+            tokens, stop_strings = self._prompt_tokens(kept)
+            stop_ids, stop_texts = self._split_stops(stop_strings)
+            stop_ids |= self._stop_ids
+            stats.prompt_tokens, stats.dropped_messages = len(tokens), dropped
+            room = n_ctx - len(tokens)
+            limit = min(room, sampling.max_tokens) if sampling.max_tokens > 0 else room
+            llm.set_seed(sampling.seed if sampling.seed >= 0 else _DEFAULT_SEED)
+            vocab = llm._model.vocab
+            buffer = ctypes.create_string_buffer(256)
+            decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+            matcher = _StopMatcher(stop_texts)
+            tokens_out = llm.generate(
+                tokens, top_k=sampling.top_k, top_p=sampling.top_p,
+                temp=sampling.temperature, repeat_penalty=sampling.repeat_penalty,
+            )
+            first_at = last_at = 0.0
+            stats.finish_reason = "length"
+            try:
+                for token in tokens_out:
+                    last_at = time.perf_counter()
+                    if stats.completion_tokens == 0:
+                        first_at = last_at
+                        stats.time_to_first_token = first_at - requested
+                    if token in stop_ids or llama_cpp.llama_vocab_is_eog(vocab, token):
+                        stats.finish_reason = "stop"
+                        break
+                    stats.completion_tokens += 1
+                    piece = decoder.decode(self._piece(vocab, token, buffer))
+                    text, hit = matcher.push(_CONTROL.sub("", piece) if piece else piece)
+                    if text:
+                        yield text
+                    if hit:
+                        stats.finish_reason = "stop"
+                        break
+                    if cancel.is_set():
+                        stats.finish_reason = "cancelled"
+                        break
+                    if stats.completion_tokens >= limit:
+                        break
+                tail = matcher.flush() + decoder.decode(b"", final=True)
+                if tail and stats.finish_reason != "stop":
+                    yield tail
+            except RuntimeError as exc:
+                stats.finish_reason = "error"
+                raise GenerationError(f"llama.cpp failed while generating: {exc}") from exc
+            finally:
+                tokens_out.close()
+                stats.decode_seconds = max(last_at - first_at, 0.0)
+
+    def astream_chat(self, messages: list[ChatMessage], sampling: SamplingParams,
+                     cancel: threading.Event | None = None) -> AsyncIterator[str]:
+        """The same reply as ``stream_chat``, as an async iterator (runs in a thread)."""
+        return _threaded_aiter(self.stream_chat(messages, sampling, cancel),
+                               cancel or threading.Event())
+
+
+async def _threaded_aiter(stream: ChatStream, cancel: threading.Event) -> AsyncIterator[str]:
+    """Drive a blocking ChatStream in a thread and hand its pieces to the event loop."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[object] = asyncio.Queue()
+    done = object()
+
+    def run() -> None:
+        try:
+            for piece in stream:
+                loop.call_soon_threadsafe(queue.put_nowait, piece)
+        except Exception as exc:  # handed to the awaiting side
+            loop.call_soon_threadsafe(queue.put_nowait, exc)
+        finally:
+            loop.call_soon_threadsafe(queue.put_nowait, done)
+
+    thread = threading.Thread(target=run, name="pychat-astream", daemon=True)
+    thread.start()
+    try:
+        while (item := await queue.get()) is not done:
+            if isinstance(item, Exception):
+                raise item
+            yield item  # type: ignore[misc]
+    finally:
+        cancel.set()
+        await asyncio.to_thread(thread.join)
