@@ -39,6 +39,7 @@ GGUF_MAGIC = b"GGUF"
 # Control characters a model may emit would reach the terminal as escape sequences.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _DEFAULT_SEED = 0xFFFFFFFF  # LLAMA_DEFAULT_SEED: a fresh random seed
+_CONTROL_ATTR = 1 << 3  # LLAMA_TOKEN_ATTR_CONTROL
 
 
 def check_model_file(path: Path) -> None:
@@ -165,6 +166,10 @@ class LlamaBackend:
     def _log(self, level: str, line: str) -> None:
         self._log_callback(level, line)
 
+    def set_log_callback(self, log: LogCallback) -> None:
+        """Send llama.cpp's lines and the engine's own notes to ``log`` from now on."""
+        self._log_callback = log
+
     @property
     def can_offload(self) -> bool:
         """True when this llama.cpp build has a GPU backend."""
@@ -186,10 +191,18 @@ class LlamaBackend:
                 self._loaded = None
                 self._formatter = None
 
-    def shutdown(self) -> None:
-        """Close the model and stop receiving llama.cpp log lines."""
-        self.close()
+    def shutdown(self, timeout: float = 2.0) -> None:
+        """Close the model and stop receiving llama.cpp log lines.
+
+        Waits at most ``timeout`` seconds for a load in progress: at exit the process
+        frees the memory anyway, and quitting must not hang.
+        """
         logs.remove_listener(self._on_llama_log)
+        if self._lock.acquire(timeout=timeout):
+            try:
+                self.close()
+            finally:
+                self._lock.release()
 
     # ------------------------------------------------------------------ loading
 
@@ -317,7 +330,8 @@ class LlamaBackend:
         """Stop strings that are one special token become token ids; others stay text."""
         ids, texts = set(), []
         for stop in stops:
-            tokens = self._llm.tokenize(stop.encode("utf-8"), add_bos=False, special=True)
+            tokens = self._llm.tokenize(stop.strip().encode("utf-8"), add_bos=False,
+                                        special=True)
             if len(tokens) == 1:
                 ids.add(tokens[0])
             else:
@@ -380,7 +394,10 @@ class LlamaBackend:
                     if stats.completion_tokens == 0:
                         first_at = last_at
                         stats.time_to_first_token = first_at - requested
-                    if token in stop_ids or llama_cpp.llama_vocab_is_eog(vocab, token):
+                    # A control token (end or start of a turn) inside a reply means the
+                    # model is done, even when the template names no stop for it.
+                    if (token in stop_ids or llama_cpp.llama_vocab_is_eog(vocab, token)
+                            or llama_cpp.llama_vocab_get_attr(vocab, token) & _CONTROL_ATTR):
                         stats.finish_reason = "stop"
                         break
                     stats.completion_tokens += 1

@@ -1,0 +1,403 @@
+"""The main screen: lays out the panes, routes messages between them, owns the workers."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from textual import on, work
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from pychat.config import AUTO
+from pychat.engine.base import GenerationStats, LoadSpec
+from pychat.engine.fit import estimate_vram
+from pychat.errors import PyChatError
+from pychat.library import Overrides
+from pychat.messages import (
+    GenerationFinished,
+    LoadProgress,
+    LogLine,
+    ModelLoaded,
+    ModelLoadFailed,
+    ModelLoading,
+    TokensReceived,
+    VramSampled,
+)
+from pychat.ui.chat_pane import AssistantMessage, ChatPane
+from pychat.ui.loader_pane import LoaderPane
+from pychat.ui.log_pane import LogPane
+from pychat.ui.picker import ModelPicker, PickerContext, PickResult
+from pychat.ui.prompt_input import PromptInput
+from pychat.ui.status_bar import StatusBar
+from pychat.ui.vram_meter import VramMeter
+
+if TYPE_CHECKING:
+    from pychat.app import PyChatApp
+
+FLUSH_SECONDS = 1 / 30
+"""How often the generation worker hands text to the UI: batches, not single tokens."""
+VRAM_POLL_SECONDS = 1.0
+
+
+class MainScreen(Screen[None]):
+    """Chat, model loader, VRAM and log panes, plus the status line and footer."""
+
+    BINDINGS = [
+        Binding("escape", "stop", "Stop", id="chat.stop"),
+        Binding("ctrl+o", "models", "Models", id="chat.models"),
+        Binding("ctrl+l", "toggle_log", "Log", id="chat.toggle_log"),
+        Binding("ctrl+n", "new_chat", "New chat", id="chat.new"),
+        Binding("ctrl+r", "regenerate", "Regenerate", id="chat.regenerate"),
+    ]
+
+    app: PyChatApp  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.chat = ChatPane(id="chat")
+        self.prompt = PromptInput(id="prompt")
+        self.loader = LoaderPane(id="loader")
+        self.vram = VramMeter(id="vram")
+        self.log_pane = LogPane(id="log")
+        self.status = StatusBar(id="status")
+        self.model_path: Path | None = None
+        """The model loaded now (None while none is)."""
+        self.spec: LoadSpec | None = None
+        self.choice: tuple[int | str, int] = (AUTO, 0)
+        """The gpu_layers (maybe "auto") and n_ctx the user chose for the current model."""
+        self.ready = False
+        self.loading = False
+        self._generation = 0
+        self._cancel: threading.Event | None = None
+        self._reply: AssistantMessage | None = None
+        self._waiting_reply: AssistantMessage | None = None
+        self._latest_sample = None
+        self._sample_queued = threading.Event()
+        self._stop_polling = threading.Event()
+        self._estimate: int | None = None
+
+    # ------------------------------------------------------------------ layout
+
+    def compose(self):  # type: ignore[no-untyped-def]
+        with Horizontal(id="main"):
+            with Vertical(id="chat-column"):
+                yield self.chat
+                yield self.prompt
+            with Vertical(id="side"):
+                yield self.loader
+                yield self.vram
+        yield self.log_pane
+        yield self.status
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.prompt.focus()
+        self.log_pane.display = False
+        session = self.app.session
+        for error in session.loaded.errors:
+            self.add_log("error", error)
+            self.notify(error, title="Config file has errors — running on defaults",
+                        severity="error", timeout=10)
+        self.status.model = "PyChat"
+        self.load_model(session.startup_path, session.startup_overrides, remember=False)
+        self.poll_vram()
+
+    def add_log(self, level: str, text: str, source: str = "app") -> None:
+        self.log_pane.add(level, text, source)
+
+    def on_log_line(self, message: LogLine) -> None:
+        self.add_log(message.level, message.text, message.source)
+
+    # ------------------------------------------------------------------ model loading
+
+    def load_model(self, path: Path, overrides: Overrides, remember: bool) -> None:
+        """Stop any reply, then load ``path`` in a worker (the old model is the fallback)."""
+        self.action_stop()
+        fallback = self.spec if self.ready else None
+        self.ready, self.loading = False, True
+        self.status.state = "loading"
+        self._load_worker(path, overrides, remember, fallback)
+
+    @work(thread=True, exclusive=True, group="load", exit_on_error=False)
+    def _load_worker(self, path: Path, overrides: Overrides, remember: bool,
+                     fallback: LoadSpec | None) -> None:
+        session = self.app.session
+        backend, library = session.backend, session.library
+        last_progress = [0.0]
+
+        def progress(fraction: float) -> None:
+            if fraction - last_progress[0] >= 0.05 or fraction >= 1.0:
+                last_progress[0] = fraction
+                self.post_message(LoadProgress(fraction))
+
+        try:
+            self.post_message(LogLine("info", f"Loading {path.name}…"))
+            path = library.prepare(path)
+            info = library.catalog.info(path)
+            can_offload = backend.can_offload
+            free = session.monitor.free_vram() if can_offload else None
+            spec = library.spec_for(path, overrides, can_offload=can_offload, free_vram=free)
+            self.post_message(ModelLoading(spec, info))
+            loaded = backend.load(spec, progress=progress)
+            used = self._process_vram() if can_offload else None
+            if remember:
+                settings = library.settings_for(path)
+                gpu = overrides.gpu_layers if overrides.gpu_layers is not None \
+                    else settings.gpu_layers
+                n_ctx = overrides.n_ctx if overrides.n_ctx is not None else settings.n_ctx
+                try:
+                    library.remember(path, gpu, n_ctx)
+                except PyChatError as exc:
+                    self.post_message(LogLine("warning", exc.message))
+            self.post_message(ModelLoaded(loaded, info, used))
+        except PyChatError as exc:
+            self.post_message(ModelLoadFailed(exc, path))
+            if fallback is not None:
+                self._rollback(fallback)
+
+    def _rollback(self, spec: LoadSpec) -> None:
+        """Reload the previous model with its previous settings after a failed switch."""
+        session = self.app.session
+        self.post_message(LogLine("info", f"Reloading the previous model {spec.name}…"))
+        try:
+            loaded = session.backend.load(spec)
+        except PyChatError as exc:
+            self.post_message(ModelLoadFailed(exc, spec.path))
+            return
+        info = session.library.catalog.info(spec.path)
+        used = self._process_vram() if session.backend.can_offload else None
+        self.post_message(ModelLoaded(loaded, info, used, rolled_back=True))
+
+    def _process_vram(self) -> int | None:
+        sample = self.app.session.monitor.sample()
+        used = [g.process_used for g in sample.gpus if g.process_used is not None]
+        return sum(used) if used else None
+
+    def on_model_loading(self, message: ModelLoading) -> None:
+        spec, info = message.spec, message.info
+        self.loader.show_model(info, spec.gpu_layers, spec.n_ctx)
+        self.loader.show_state(f"loading {spec.name}…", 0.0)
+        estimate = estimate_vram(info, spec.gpu_layers, spec.n_ctx) if info.ok else None
+        self._estimate = estimate.total_bytes if estimate and estimate.gpu_layers else None
+        self.loader.show_fit("")
+        self.status.model = spec.name
+
+    def on_load_progress(self, message: LoadProgress) -> None:
+        if self.loading:
+            self.loader.show_state("loading…", message.fraction)
+
+    async def on_model_loaded(self, message: ModelLoaded) -> None:
+        loaded = message.loaded
+        self.model_path, self.spec = loaded.spec.path, loaded.spec
+        self.ready, self.loading = True, False
+        where = (f"{loaded.offloaded_layers}/{loaded.n_layer + 1} layers on GPU"
+                 if loaded.offloaded_layers else "CPU")
+        state = f"ready · {where} · loaded in {loaded.load_seconds:.2f} s"
+        if message.rolled_back:
+            state = "previous model restored · " + state
+        self.loader.show_model(message.info, loaded.spec.gpu_layers, loaded.n_ctx)
+        self.loader.show_state(state)
+        self.loader.show_vram_after_load(self._estimate, message.vram_used)
+        self.status.model = loaded.spec.name
+        self.status.state = "ready"
+        self.status.n_ctx = loaded.n_ctx
+        self.add_log("info", f"{loaded.spec.name} ready ({where}, n_ctx {loaded.n_ctx}, "
+                     f"format {loaded.chat_format}, {loaded.load_seconds:.2f} s)")
+        if self.app.session.conversation.awaiting_reply and self._cancel is None:
+            await self._start_reply(self._waiting_reply)
+
+    def on_model_load_failed(self, message: ModelLoadFailed) -> None:
+        error = message.error
+        self.loading = False
+        self.add_log("error", error.message)
+        self.loader.show_state(f"failed: {error.message}")
+        self.notify(error.message, title=error.title, severity="error", timeout=8)
+        self.status.state = "load failed"
+        if self._waiting_reply is not None and not self.ready:
+            self._waiting_reply.set_note("No model loaded — press ctrl+o to pick one; your "
+                                         "message will be answered once one loads.")
+
+    def on_loader_pane_load_requested(self, message: LoaderPane.LoadRequested) -> None:
+        path = self.model_path or self.app.session.startup_path
+        self.load_model(path, Overrides(message.gpu_layers, message.n_ctx), remember=True)
+
+    # ------------------------------------------------------------------ picker
+
+    def action_models(self) -> None:
+        """ctrl+o: gather the model list in a worker, then open the picker."""
+        self._open_picker()
+
+    @work(thread=True, exclusive=True, group="picker", exit_on_error=False)
+    def _open_picker(self) -> None:
+        session = self.app.session
+        infos = session.library.infos()
+        settings = {}
+        for info in infos:
+            saved = session.library.settings_for(info.path)
+            settings[info.path] = (saved.gpu_layers, saved.n_ctx)
+        can_offload = session.backend.can_offload
+        free = session.monitor.free_vram() if can_offload else None
+        context = PickerContext(infos, settings, self.model_path, can_offload, free,
+                                session.monitor.status)
+        self.app.call_from_thread(self.app.push_screen, ModelPicker(context), self._picked)
+
+    def _picked(self, result: PickResult | None) -> None:
+        if result is not None:
+            self.load_model(result.path, Overrides(result.gpu_layers, result.n_ctx),
+                            remember=True)
+
+    # ------------------------------------------------------------------ chatting
+
+    async def on_prompt_input_submitted(self, message: PromptInput.Submitted) -> None:
+        if self._cancel is not None:
+            self.notify("Still answering — press Escape to stop the reply first.",
+                        severity="warning")
+            return
+        conversation = self.app.session.conversation
+        if conversation.awaiting_reply:
+            self.notify("The last message is still waiting for the model.", severity="warning")
+            return
+        self.prompt.clear()
+        conversation.add_user(message.text)
+        await self.chat.add_user(message.text)
+        reply = await self.chat.start_reply(self._reply_title())
+        if self.ready:
+            await self._start_reply(reply)
+        else:
+            self._waiting_reply = reply
+            reply.set_note("Waiting for the model to finish loading…")
+
+    def _reply_title(self) -> str:
+        return self.spec.name if self.spec else "assistant"
+
+    async def _start_reply(self, reply: AssistantMessage | None) -> None:
+        if reply is None:
+            reply = await self.chat.start_reply(self._reply_title())
+        self._waiting_reply = None
+        self._reply = reply
+        reply.set_note("…")
+        self._generation += 1
+        self._cancel = threading.Event()
+        self.status.state = "answering"
+        session = self.app.session
+        self._generate_worker(session.conversation.messages(), self._generation, self._cancel)
+
+    @work(thread=True, exclusive=True, group="generate", exit_on_error=False)
+    def _generate_worker(self, messages: list, generation: int,
+                         cancel: threading.Event) -> None:
+        session = self.app.session
+        stats = GenerationStats()
+        pending: list[str] = []
+        last_flush = time.monotonic()
+        try:
+            stream = session.backend.stream_chat(messages, session.sampling, cancel)
+            stats = stream.stats
+            try:
+                for piece in stream:
+                    pending.append(piece)
+                    now = time.monotonic()
+                    if now - last_flush >= FLUSH_SECONDS:
+                        self.post_message(TokensReceived("".join(pending), generation))
+                        pending.clear()
+                        last_flush = now
+            finally:
+                stream.close()
+            if pending:
+                self.post_message(TokensReceived("".join(pending), generation))
+            self.post_message(GenerationFinished(stats, generation))
+        except PyChatError as exc:
+            if pending:
+                self.post_message(TokensReceived("".join(pending), generation))
+            self.post_message(GenerationFinished(stats, generation, exc))
+
+    async def on_tokens_received(self, message: TokensReceived) -> None:
+        if message.generation == self._generation and self._reply is not None:
+            await self._reply.append(message.text)
+
+    async def on_generation_finished(self, message: GenerationFinished) -> None:
+        if message.generation != self._generation or self._reply is None:
+            return
+        reply, stats, error = self._reply, message.stats, message.error
+        self._reply, self._cancel = None, None
+        conversation = self.app.session.conversation
+        note = ""
+        if error is not None:
+            note = f"⚠ {error.message}"
+            self.add_log("error", error.message)
+            self.notify(error.message, title=error.title, severity="error")
+        elif stats.finish_reason == "cancelled":
+            note = "⏹ stopped"
+        elif stats.finish_reason == "length":
+            note = "(reply cut at max_tokens)"
+        if stats.dropped_messages:
+            note += f" ({stats.dropped_messages} old messages left out to fit the context)"
+        if reply.text:
+            conversation.add_assistant(reply.text)
+        elif error is None:
+            conversation.add_assistant("")
+        await reply.finish(stats, note.strip())
+        self.status.stats = stats
+        self.status.context_used = stats.context_used
+        self.status.state = "ready" if self.ready else self.status.state
+
+    def action_stop(self) -> None:
+        """Escape: stop the reply being generated (the text so far stays)."""
+        if self._cancel is not None:
+            self._cancel.set()
+
+    async def action_new_chat(self) -> None:
+        self.action_stop()
+        self._generation += 1
+        self._reply = self._cancel = self._waiting_reply = None
+        self.app.session.conversation.clear()
+        await self.chat.clear()
+        self.status.context_used = 0
+        self.status.state = "ready" if self.ready else self.status.state
+        self.prompt.focus()
+
+    async def action_regenerate(self) -> None:
+        """ctrl+r: answer the last message again."""
+        conversation = self.app.session.conversation
+        if self._cancel is not None or not self.ready:
+            return
+        if conversation.pop_last_reply() is None:
+            return
+        last = self.chat.last_reply()
+        if last is not None:
+            await last.remove()
+        await self._start_reply(None)
+
+    def action_toggle_log(self) -> None:
+        self.log_pane.display = not self.log_pane.display
+
+    # ------------------------------------------------------------------ VRAM monitor
+
+    @work(thread=True, exclusive=True, group="vram", exit_on_error=False)
+    def _vram_worker(self) -> None:
+        monitor = self.app.session.monitor
+        monitor.start()
+        if monitor.status:
+            self.post_message(LogLine("info", monitor.status, "gpu"))
+        while not self._stop_polling.is_set():
+            self._latest_sample = monitor.sample()
+            if not self._sample_queued.is_set():
+                # A sample not yet painted is replaced, not queued behind.
+                self._sample_queued.set()
+                self.post_message(VramSampled(self._latest_sample))
+            self._stop_polling.wait(VRAM_POLL_SECONDS)
+
+    def poll_vram(self) -> None:
+        self._vram_worker()
+
+    def on_vram_sampled(self, message: VramSampled) -> None:
+        self._sample_queued.clear()
+        self.vram.show(self._latest_sample or message.sample)
+
+    def on_unmount(self) -> None:
+        self._stop_polling.set()
+        self.action_stop()

@@ -1,0 +1,52 @@
+"""The VRAM pane: what each GPU holds, live, or system RAM when there is no GPU."""
+
+from __future__ import annotations
+
+from collections import deque
+
+from textual.containers import Vertical
+from textual.widgets import Sparkline, Static
+
+from pychat.engine.models import human_bytes
+from pychat.gpu import VramSample
+
+HISTORY = 60
+"""Samples kept for the sparkline (60 s at 1 Hz)."""
+
+
+class VramMeter(Vertical):
+    """Shows the newest VramSample and a sparkline of the last minute."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.border_title = "VRAM"
+        self.history: deque[float] = deque(maxlen=HISTORY)
+        self.last: VramSample | None = None
+
+    def compose(self):  # type: ignore[no-untyped-def]
+        yield Static("waiting for the first sample…", id="vram-text", markup=False)
+        yield Sparkline([], id="vram-spark")
+
+    def show(self, sample: VramSample) -> None:
+        """Render one sample."""
+        self.last = sample
+        lines: list[str] = []
+        for gpu in sample.gpus:
+            lines.append(f"{gpu.index}: {gpu.name}")
+            if gpu.used is not None and gpu.total is not None:
+                lines.append(f"  used {human_bytes(gpu.used)} / {human_bytes(gpu.total)}")
+                lines.append(f"  free {human_bytes(gpu.free or 0)}")
+            else:
+                lines.append("  memory: not reported")
+            util = "n/a" if gpu.utilization is None else f"{gpu.utilization}%"
+            mine = "n/a" if gpu.process_used is None else human_bytes(gpu.process_used)
+            lines.append(f"  util {util} · PyChat {mine}")
+        if sample.status:
+            lines.append(sample.status)
+        lines.append(f"RAM {human_bytes(sample.ram_used)} / {human_bytes(sample.ram_total)}")
+        lines.append(f"PyChat RSS {human_bytes(sample.rss)}")
+        self.query_one("#vram-text", Static).update("\n".join(lines))
+        gpu = sample.gpus[0] if sample.gpus else None
+        value = gpu.used if gpu is not None and gpu.used is not None else sample.rss
+        self.history.append(float(value))
+        self.query_one("#vram-spark", Sparkline).data = list(self.history)
