@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
-from pathlib import Path
 
 from pychat import __version__
 from pychat.config import AUTO, LoadedConfig, load_config
@@ -88,15 +87,10 @@ def _overrides(args: argparse.Namespace) -> Overrides:
 
 
 def run_tui(args: argparse.Namespace) -> int:
-    from pychat.app import PyChatApp, Session
-    from pychat.engine.llama import LlamaBackend
-    from pychat.gpu import GpuMonitor
+    from pychat.app import PyChatApp, build_session
 
     loaded = _read_config(args, strict=False)
-    library = ModelLibrary(loaded)
-    startup = library.startup_model(getattr(args, "model", None))
-    session = Session(loaded, library, LlamaBackend(), GpuMonitor(), startup, _overrides(args))
-    session.conversation.system_prompt = loaded.config.system_prompt
+    session = build_session(loaded, getattr(args, "model", None), _overrides(args))
     PyChatApp(session).run()
     return 0
 

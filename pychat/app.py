@@ -42,6 +42,17 @@ class Session:
         return self.loaded.config.sampling
 
 
+def build_session(loaded: LoadedConfig, model: str | None = None,
+                  overrides: Overrides | None = None, *, backend: LlamaBackend | None = None,
+                  monitor: GpuMonitor | None = None) -> Session:
+    """Resolve the startup model and assemble a session (raises ModelError if missing)."""
+    library = ModelLibrary(loaded)
+    session = Session(loaded, library, backend or LlamaBackend(), monitor or GpuMonitor(),
+                      library.startup_model(model), overrides or Overrides())
+    session.conversation.system_prompt = loaded.config.system_prompt
+    return session
+
+
 class PyChatApp(App[None]):
     """A keyboard-only chat with local GGUF models."""
 

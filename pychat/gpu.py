@@ -8,6 +8,7 @@ exception for the caller.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from dataclasses import dataclass, field
@@ -100,10 +101,8 @@ class GpuMonitor:
         return True
 
     def _shutdown_nvml(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # the library may already be gone
             self._nvml.nvmlShutdown()
-        except Exception:  # noqa: BLE001 - shutting down a library that may be gone
-            pass
 
     def shutdown(self) -> None:
         """Release NVML (call once, at exit)."""

@@ -12,7 +12,11 @@ from pychat.errors import PyChatError
 from pychat.gpu import VramSample
 
 
-class TokensReceived(Message):
+class _Direct(Message, bubble=False):
+    """Posted straight to the screen or app that handles it; no need to bubble further."""
+
+
+class TokensReceived(_Direct):
     """A batch of reply text streamed by the engine (posted from the worker thread)."""
 
     def __init__(self, text: str, generation: int) -> None:
@@ -21,7 +25,7 @@ class TokensReceived(Message):
         super().__init__()
 
 
-class GenerationFinished(Message):
+class GenerationFinished(_Direct):
     """A reply ended: completed, stopped, or failed with ``error``."""
 
     def __init__(self, stats: GenerationStats, generation: int,
@@ -32,7 +36,7 @@ class GenerationFinished(Message):
         super().__init__()
 
 
-class ModelLoading(Message):
+class ModelLoading(_Direct):
     """A model load started."""
 
     def __init__(self, spec: LoadSpec, info: ModelInfo) -> None:
@@ -41,7 +45,7 @@ class ModelLoading(Message):
         super().__init__()
 
 
-class LoadProgress(Message):
+class LoadProgress(_Direct):
     """Load progress from 0 to 1."""
 
     def __init__(self, fraction: float) -> None:
@@ -49,7 +53,7 @@ class LoadProgress(Message):
         super().__init__()
 
 
-class ModelLoaded(Message):
+class ModelLoaded(_Direct):
     """A model is loaded and ready to answer."""
 
     def __init__(self, loaded: LoadedModel, info: ModelInfo, vram_used: int | None,
@@ -63,7 +67,7 @@ class ModelLoaded(Message):
         super().__init__()
 
 
-class ModelLoadFailed(Message):
+class ModelLoadFailed(_Direct):
     """A load failed; ``path`` is the model that could not be loaded."""
 
     def __init__(self, error: PyChatError, path: Path | None) -> None:
@@ -72,7 +76,7 @@ class ModelLoadFailed(Message):
         super().__init__()
 
 
-class LogLine(Message):
+class LogLine(_Direct):
     """A line for the log pane."""
 
     def __init__(self, level: str, text: str, source: str = "app") -> None:
@@ -82,7 +86,7 @@ class LogLine(Message):
         super().__init__()
 
 
-class VramSampled(Message):
+class VramSampled(_Direct):
     """A fresh reading from the GPU monitor."""
 
     def __init__(self, sample: VramSample) -> None:

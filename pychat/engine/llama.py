@@ -112,7 +112,7 @@ def _named_formatter(name: str) -> Any:
     registry = lcf.LlamaChatCompletionHandlerRegistry()
     try:
         handler = registry.get_chat_completion_handler_by_name(name)
-    except ValueError:
+    except Exception:  # noqa: BLE001 - the library raises its own exception class here
         handler = None
     # Registered formats wrap a plain formatter function; we need the function itself
     # to build the prompt and drive generation ourselves.
@@ -260,11 +260,12 @@ class LlamaBackend:
             return self._loaded
 
     def _load_failure(self, spec: LoadSpec, exc: Exception) -> str:
-        reasons = [line for line in self._recent_errors if "error" in line.lower()
-                   or "fail" in line.lower() or "out of memory" in line.lower()]
-        reason = reasons[-1] if reasons else str(exc)
-        for prefix in ("llama_model_load: error loading model: ", "llama_model_load: "):
-            reason = reason.removeprefix(prefix)
+        lines = list(self._recent_errors)
+        specific = [line for line in lines if "error loading model" in line
+                    or "out of memory" in line.lower() or "alloc" in line.lower()]
+        general = [line for line in lines if "error" in line.lower() or "fail" in line.lower()]
+        reason = (specific or general or [str(exc)])[-1]
+        reason = re.sub(r"^\w+: (error loading model: )?", "", reason)
         hint = ""
         if "out of memory" in reason.lower() or "alloc" in reason.lower():
             hint = f" — try fewer GPU layers than {spec.gpu_layers} or a smaller n_ctx"

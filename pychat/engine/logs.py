@@ -8,6 +8,7 @@ that arrive while nobody listens are kept in a short backlog instead of being pr
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -68,10 +69,8 @@ def install() -> None:
 
     @llama_cpp.llama_log_callback
     def _on_log(level: int, text: bytes, _user_data: object) -> None:
-        try:
+        with contextlib.suppress(Exception):  # an exception must never cross into C
             feed(int(level), text.decode("utf-8", errors="replace"))
-        except Exception:  # noqa: BLE001 - an exception must never cross into C
-            pass
 
     _installed_callback = _on_log
     llama_cpp.llama_log_set(_on_log, None)

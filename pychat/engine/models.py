@@ -159,6 +159,8 @@ def read_model_info(path: Path) -> ModelInfo:
     try:
         info.size_bytes = path.stat().st_size
         with path.open("rb") as handle:
+            if handle.read(4) != b"GGUF":
+                raise ValueError("missing GGUF signature")
             if info.size_bytes < 24:
                 raise ValueError("file too small to be a GGUF model")
             with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as buf:

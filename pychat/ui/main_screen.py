@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from textual import on, work
+from textual import work
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
@@ -247,6 +247,7 @@ class MainScreen(Screen[None]):
         self.app.call_from_thread(self.app.push_screen, ModelPicker(context), self._picked)
 
     def _picked(self, result: PickResult | None) -> None:
+        self.prompt.focus()
         if result is not None:
             self.load_model(result.path, Overrides(result.gpu_layers, result.n_ctx),
                             remember=True)

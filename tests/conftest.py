@@ -1,0 +1,86 @@
+"""Shared fixtures: the real demo model, tiny GGUF models written here, isolated folders."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.gguf_fixtures import (
+    TinySpec,
+    write_not_gguf,
+    write_tiny_llama,
+    write_truncated,
+    write_unknown_arch,
+)
+
+_SESSION_CACHE: Path | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One cache folder for the whole run (the demo model is assembled there once)."""
+    global _SESSION_CACHE
+    import tempfile
+
+    _SESSION_CACHE = Path(tempfile.mkdtemp(prefix="pychat-test-cache-"))
+    os.environ["XDG_CACHE_HOME"] = str(_SESSION_CACHE)
+
+
+@pytest.fixture(autouse=True)
+def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test gets its own config folder and cwd, so nothing touches the user's files."""
+    home = tmp_path / "home"
+    (home / "config").mkdir(parents=True)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    monkeypatch.delenv("PYCHAT_CONFIG", raising=False)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    return work
+
+
+@pytest.fixture(scope="session")
+def demo_model() -> Path:
+    """The real Gemma 3 270M file, assembled from its PyPI packages."""
+    from pychat.engine.demo import ensure_demo_model
+
+    return ensure_demo_model()
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A models folder with two loadable tiny models and broken files."""
+    folder = tmp_path_factory.mktemp("models")
+    write_tiny_llama(folder / "tiny-gqa.gguf", TinySpec(n_head_kv=2), name="tiny-gqa")
+    write_tiny_llama(folder / "tiny-mha.gguf", TinySpec(n_layer=3, n_head_kv=4), seed=1,
+                     template=None, name="tiny-mha")
+    write_truncated(folder / "tiny-gqa.gguf", folder / "corrupt.gguf")
+    write_not_gguf(folder / "notes.gguf")
+    write_unknown_arch(folder / "alien.gguf")
+    return folder
+
+
+@pytest.fixture
+def write_config(isolated_dirs: Path) -> Callable[[str], Path]:
+    """Write ./config.toml in the test's working folder."""
+
+    def write(text: str) -> Path:
+        path = isolated_dirs / "config.toml"
+        path.write_text(text)
+        return path
+
+    return write
+
+
+async def wait_for(pilot, condition: Callable[[], bool], timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+    """Let the app run until ``condition`` holds (a condition, not a fixed sleep)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        await pilot.pause(0.02)
+        await asyncio.sleep(0)

@@ -1,0 +1,218 @@
+"""The llama.cpp backend on real GGUF files: the demo model and tiny models written here."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from pychat.config import Sampling
+from pychat.engine import logs
+from pychat.engine.base import LoadSpec
+from pychat.engine.llama import LlamaBackend, _StopMatcher
+from pychat.errors import ContextOverflowError, ModelError
+
+pytestmark = pytest.mark.slow
+SHORT = Sampling(seed=7, max_tokens=24, temperature=0.0)
+
+
+@pytest.fixture(scope="module")
+def log_lines() -> list[tuple[str, str]]:
+    return []
+
+
+@pytest.fixture(scope="module")
+def demo_backend(demo_model: Path, log_lines: list[tuple[str, str]]):  # type: ignore[no-untyped-def]
+    backend = LlamaBackend(log=lambda level, line: log_lines.append((level, line)))
+    backend.load(LoadSpec(demo_model, n_ctx=1024, chat_format="gemma"))
+    yield backend
+    backend.shutdown()
+
+
+def chat(text: str) -> list:  # type: ignore[type-arg]
+    return [{"role": "system", "content": "Answer briefly."}, {"role": "user", "content": text}]
+
+
+def test_load_reports_the_model(demo_backend: LlamaBackend) -> None:
+    loaded = demo_backend.loaded
+    assert loaded is not None
+    assert loaded.n_ctx == 1024 and loaded.n_layer == 18
+    assert loaded.chat_format == "gemma" and loaded.load_seconds > 0
+
+
+def test_stream_yields_text_and_stats(demo_backend: LlamaBackend) -> None:
+    stream = demo_backend.stream_chat(chat("Say hello"), SHORT)
+    pieces = list(stream)
+    stats = stream.stats
+    assert "".join(pieces).strip()
+    assert len(pieces) >= 2
+    assert stats.prompt_tokens > 5
+    assert 1 <= stats.completion_tokens <= SHORT.max_tokens
+    assert stats.time_to_first_token > 0 and stats.decode_seconds > 0
+    assert stats.tokens_per_second > 0
+    assert stats.finish_reason in ("stop", "length")
+
+
+def test_same_seed_same_reply(demo_backend: LlamaBackend) -> None:
+    sampling = Sampling(seed=3, max_tokens=16, temperature=0.8)
+    first = "".join(demo_backend.stream_chat(chat("Name a colour"), sampling))
+    second = "".join(demo_backend.stream_chat(chat("Name a colour"), sampling))
+    assert first == second
+
+
+def test_incremental_decoding_matches_whole_detokenize(demo_backend: LlamaBackend) -> None:
+    """Token-by-token decoding must give exactly what decoding all tokens at once gives."""
+    sampling = Sampling(seed=11, max_tokens=48, temperature=0.0)
+    streamed = "".join(demo_backend.stream_chat(chat("Count to ten in words"), sampling))
+    llm = demo_backend._llm
+    tokens, _ = demo_backend._prompt_tokens(chat("Count to ten in words"))
+    generated = []
+    for token in llm.generate(tokens, top_k=40, top_p=0.95, temp=0.0, repeat_penalty=1.1):
+        if llm.token_is_eog(token) if hasattr(llm, "token_is_eog") else token == llm.token_eos():
+            break
+        generated.append(token)
+        if len(generated) == len(streamed.encode()) or len(generated) >= 48:
+            break
+    whole = llm.detokenize(generated).decode("utf-8", errors="replace")
+    assert whole.startswith(streamed[: len(whole)]) or streamed.startswith(whole)
+
+
+def test_stop_within_one_token_keeps_partial_text(demo_backend: LlamaBackend) -> None:
+    cancel = threading.Event()
+    stream = demo_backend.stream_chat(chat("Write a long story"),
+                                      Sampling(seed=1, max_tokens=500), cancel)
+    received = []
+    for piece in stream:
+        received.append(piece)
+        if len(received) == 3:
+            cancel.set()
+    assert stream.stats.finish_reason == "cancelled"
+    assert len(received) == 3  # nothing after the token during which stop was asked
+    assert stream.stats.completion_tokens <= 4
+    assert "".join(received)
+
+
+def test_lock_released_after_abandoned_stream(demo_backend: LlamaBackend) -> None:
+    stream = demo_backend.stream_chat(chat("Hi"), SHORT)
+    next(iter(stream))
+    stream.close()
+    assert demo_backend._lock.acquire(timeout=1)
+    demo_backend._lock.release()
+
+
+def test_overflow_drops_oldest_turns_but_keeps_system(demo_backend: LlamaBackend,
+                                                      log_lines: list) -> None:  # type: ignore[type-arg]
+    history = [{"role": "system", "content": "SYSTEM-MARKER be brief."}]
+    for i in range(60):
+        history.append({"role": "user", "content": f"Question {i}: " + "words " * 20})
+        history.append({"role": "assistant", "content": f"Answer {i}: " + "more " * 20})
+    history.append({"role": "user", "content": "Last question?"})
+    sent = []
+    original = demo_backend._prompt_tokens
+
+    def spy(messages):  # type: ignore[no-untyped-def]
+        sent.append(messages)
+        return original(messages)
+
+    demo_backend._prompt_tokens = spy  # type: ignore[method-assign]
+    try:
+        stream = demo_backend.stream_chat(history, SHORT)
+        list(stream)
+    finally:
+        del demo_backend._prompt_tokens
+    final = sent[-1]
+    assert stream.stats.dropped_messages > 0
+    assert final[0]["content"].startswith("SYSTEM-MARKER")
+    assert final[1]["role"] == "user"
+    assert final[-1]["content"] == "Last question?"
+    assert stream.stats.prompt_tokens <= 1024
+    assert any("left out" in line for _, line in log_lines)
+
+
+def test_message_longer_than_context_is_a_clear_error(demo_backend: LlamaBackend) -> None:
+    with pytest.raises(ContextOverflowError, match="larger n_ctx"):
+        list(demo_backend.stream_chat(chat("word " * 2000), SHORT))
+
+
+def test_llama_cpp_lines_reach_the_callback_not_the_terminal(
+        demo_backend: LlamaBackend, log_lines: list, capfd: pytest.CaptureFixture[str]) -> None:  # type: ignore[type-arg]
+    assert any("llama_model_loader" in line for _, line in log_lines)
+    demo_backend.load(LoadSpec(demo_backend.loaded.spec.path, n_ctx=1024, chat_format="gemma"))
+    out, err = capfd.readouterr()
+    assert "llama_model_loader" not in out + err
+
+
+def test_async_iterator(demo_backend: LlamaBackend) -> None:
+    import asyncio
+
+    async def collect() -> list[str]:
+        return [piece async for piece in demo_backend.astream_chat(chat("Hi"), SHORT)]
+
+    assert "".join(asyncio.run(collect())).strip()
+
+
+def test_gguf_template_and_switching_models(model_dir: Path) -> None:
+    backend = LlamaBackend()
+    try:
+        progress: list[float] = []
+        first = backend.load(LoadSpec(model_dir / "tiny-gqa.gguf", n_ctx=256), progress.append)
+        assert first.chat_format == "GGUF template" and first.n_layer == 2
+        assert progress and progress[-1] == 1.0
+        text = "".join(backend.stream_chat([{"role": "user", "content": "hello"}], SHORT))
+        assert isinstance(text, str)
+        second = backend.load(LoadSpec(model_dir / "tiny-mha.gguf", n_ctx=512,
+                                       chat_format="chatml"))
+        assert second.n_layer == 3 and second.n_ctx == 512 and second.chat_format == "chatml"
+        assert backend.loaded is second
+    finally:
+        backend.shutdown()
+
+
+@pytest.mark.parametrize(("name", "message"), [
+    ("missing.gguf", "Model file not found"),
+    ("notes.gguf", "is not a GGUF model file"),
+    ("corrupt.gguf", "llama.cpp could not load corrupt.gguf"),
+    ("alien.gguf", "llama.cpp could not load alien.gguf: .*frobnicator"),
+])
+def test_bad_model_files_give_clear_errors(model_dir: Path, name: str, message: str) -> None:
+    backend = LlamaBackend()
+    try:
+        with pytest.raises(ModelError, match=message):
+            backend.load(LoadSpec(model_dir / name, n_ctx=128))
+        assert backend.loaded is None
+    finally:
+        backend.shutdown()
+
+
+def test_unknown_chat_format(model_dir: Path) -> None:
+    backend = LlamaBackend()
+    try:
+        with pytest.raises(ModelError, match="Unknown chat_format 'klingon'.*chatml"):
+            backend.load(LoadSpec(model_dir / "tiny-gqa.gguf", n_ctx=128, chat_format="klingon"))
+    finally:
+        backend.shutdown()
+
+
+def test_stop_matcher_holds_back_partial_stop_strings() -> None:
+    matcher = _StopMatcher(["</s>"])
+    assert matcher.push("Hello <") == ("Hello ", False)
+    assert matcher.push("/") == ("", False)
+    assert matcher.push("s> tail") == ("", True)
+    other = _StopMatcher(["###"])
+    assert other.push("a#b") == ("a#b", False)
+    assert other.push("##") == ("", False)
+    assert other.flush() == "##"
+
+
+def test_log_fragments_join_into_lines() -> None:
+    seen: list[tuple[str, str]] = []
+    logs.add_listener(lambda level, line: seen.append((level, line)), replay=False)
+    try:
+        logs.feed(3, "first part ")
+        logs.feed(5, "continued\nsecond")
+        logs.feed(5, " line\n")
+    finally:
+        logs._listeners.clear()
+    assert ("warning", "first part continued") in seen
+    assert ("warning", "second line") in seen
