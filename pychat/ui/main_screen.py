@@ -28,6 +28,8 @@ from pychat.messages import (
     TokensReceived,
     VramSampled,
 )
+from pychat.trace import enabled as trace_enabled
+from pychat.trace import trace
 from pychat.ui.chat_pane import AssistantMessage, ChatPane
 from pychat.ui.loader_pane import LoaderPane
 from pychat.ui.log_pane import LogPane
@@ -54,6 +56,8 @@ class MainScreen(Screen[None]):
         Binding("ctrl+n", "new_chat", "New chat", id="chat.new"),
         Binding("ctrl+r", "regenerate", "Regenerate", id="chat.regenerate"),
     ]
+
+    AUTO_FOCUS = "#prompt"
 
     app: PyChatApp  # type: ignore[assignment]
 
@@ -96,7 +100,10 @@ class MainScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.prompt.focus()
+        trace("mounted")
+        if trace_enabled():
+            self._last_tick = time.monotonic()
+            self.set_interval(0.02, self._watch_event_loop)
         self.log_pane.display = False
         session = self.app.session
         for error in session.loaded.errors:
@@ -104,8 +111,24 @@ class MainScreen(Screen[None]):
             self.notify(error, title="Config file has errors — running on defaults",
                         severity="error", timeout=10)
         self.status.model = "PyChat"
+        # Start the load once the first frame is on screen: importing llama_cpp in the
+        # worker holds the GIL for about a second and would delay the first paint.
+        self.call_after_refresh(self._start_up)
+
+    def _start_up(self) -> None:
+        # Focusing in on_mount is undone by the screen's own auto-focus when it is pushed.
+        self.prompt.focus()
+        session = self.app.session
         self.load_model(session.startup_path, session.startup_overrides, remember=False)
         self.poll_vram()
+
+    def _watch_event_loop(self) -> None:
+        """Benchmarks only: record event-loop stalls (a 20 ms tick arriving 50 ms late)."""
+        now = time.monotonic()
+        late = now - self._last_tick - 0.02
+        self._last_tick = now
+        if late > 0.05:
+            trace("stall", ms=round(late * 1000, 1))
 
     def add_log(self, level: str, text: str, source: str = "app") -> None:
         self.log_pane.add(level, text, source)
@@ -193,6 +216,7 @@ class MainScreen(Screen[None]):
 
     async def on_model_loaded(self, message: ModelLoaded) -> None:
         loaded = message.loaded
+        trace("model_ready", model=loaded.spec.name, load_seconds=loaded.load_seconds)
         self.model_path, self.spec = loaded.spec.path, loaded.spec
         self.ready, self.loading = True, False
         where = (f"{loaded.offloaded_layers}/{loaded.n_layer + 1} layers on GPU"
@@ -285,6 +309,7 @@ class MainScreen(Screen[None]):
         self._generation += 1
         self._cancel = threading.Event()
         self.status.state = "answering"
+        trace("reply_started")
         session = self.app.session
         self._generate_worker(session.conversation.messages(), self._generation, self._cancel)
 
@@ -319,11 +344,14 @@ class MainScreen(Screen[None]):
     async def on_tokens_received(self, message: TokensReceived) -> None:
         if message.generation == self._generation and self._reply is not None:
             await self._reply.append(message.text)
+            trace("text", chars=len(message.text))
 
     async def on_generation_finished(self, message: GenerationFinished) -> None:
         if message.generation != self._generation or self._reply is None:
             return
         reply, stats, error = self._reply, message.stats, message.error
+        trace("finished", tokens=stats.completion_tokens, ttft=stats.time_to_first_token,
+              decode_seconds=stats.decode_seconds, reason=stats.finish_reason)
         self._reply, self._cancel = None, None
         conversation = self.app.session.conversation
         note = ""
