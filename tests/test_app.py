@@ -41,6 +41,13 @@ async def type_and_send(pilot, text: str) -> None:  # type: ignore[no-untyped-de
     await pilot.press("enter")
 
 
+async def send_and_wait(pilot, app: PyChatApp, text: str, replies_expected: int) -> None:  # type: ignore[no-untyped-def]
+    """Send ``text`` and wait until the reply to it has finished."""
+    await type_and_send(pilot, text)
+    await wait_for(pilot, lambda: app.main_screen._cancel is None
+                   and len(replies(app)) == replies_expected)
+
+
 def replies(app: PyChatApp) -> list[AssistantMessage]:
     return list(app.main_screen.query(AssistantMessage))
 
@@ -135,8 +142,7 @@ async def test_switch_models_in_the_picker_keys_only(write_config: Callable[[str
         screen = app.main_screen
         await wait_for(pilot, lambda: screen.ready)
         assert screen.status.model == "tiny-gqa.gguf"
-        await type_and_send(pilot, "first")
-        await wait_for(pilot, lambda: screen._cancel is None and len(replies(app)) == 1)
+        await send_and_wait(pilot, app, "first", 1)
         await pilot.press("ctrl+o")
         await wait_for(pilot, lambda: isinstance(app.screen, ModelPicker))
         picker = app.screen
@@ -154,8 +160,7 @@ async def test_switch_models_in_the_picker_keys_only(write_config: Callable[[str
         assert screen.status.n_ctx == 512
         # History stays and the next reply comes from the new model.
         assert [m.text for m in screen.query(UserMessage)] == ["first"]
-        await type_and_send(pilot, "second")
-        await wait_for(pilot, lambda: screen._cancel is None and len(replies(app)) == 2)
+        await send_and_wait(pilot, app, "second", 2)
         assert replies(app)[1].title == "tiny-mha.gguf"
         saved = tomllib.loads(config.read_text())
         assert saved["models"]["tiny-mha.gguf"]["n_ctx"] == 512
@@ -178,8 +183,7 @@ async def test_corrupt_model_rolls_back_to_the_previous_one(
         assert screen.status.model == "tiny-gqa.gguf"
         errors = [m.error.message for m in seen if isinstance(m, ModelLoadFailed)]
         assert any("could not load corrupt.gguf" in e and "corrupted" in e for e in errors)
-        await type_and_send(pilot, "still there?")
-        await wait_for(pilot, lambda: screen._cancel is None and len(replies(app)) == 1)
+        await send_and_wait(pilot, app, "still there?", 1)
         assert replies(app)[0].title == "tiny-gqa.gguf"
 
 
@@ -218,8 +222,7 @@ async def test_new_chat_regenerate_and_help(write_config: Callable[[str], Path],
     async with app.run_test(size=SIZE) as pilot:
         screen = app.main_screen
         await wait_for(pilot, lambda: screen.ready)
-        await type_and_send(pilot, "one")
-        await wait_for(pilot, lambda: screen._cancel is None and len(replies(app)) == 1)
+        await send_and_wait(pilot, app, "one", 1)
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: screen._cancel is None and len(replies(app)) == 1
                        and app.session.conversation.turns[-1]["role"] == "assistant")

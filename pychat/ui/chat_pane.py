@@ -61,7 +61,9 @@ class AssistantMessage(Vertical):
 class ChatPane(VerticalScroll):
     """Scrolls the conversation; stays at the bottom while a reply streams."""
 
-    can_focus = True
+    # Not focusable: focus stays in the message box (a terminal's focus-in event would
+    # otherwise hand it to the first focusable widget); the screen scrolls this pane.
+    can_focus = False
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]

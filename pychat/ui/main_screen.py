@@ -55,6 +55,10 @@ class MainScreen(Screen[None]):
         Binding("ctrl+l", "toggle_log", "Log", id="chat.toggle_log"),
         Binding("ctrl+n", "new_chat", "New chat", id="chat.new"),
         Binding("ctrl+r", "regenerate", "Regenerate", id="chat.regenerate"),
+        Binding("pageup", "scroll_chat(-1)", "Scroll up", show=False, priority=True,
+                id="chat.page_up"),
+        Binding("pagedown", "scroll_chat(1)", "Scroll down", show=False, priority=True,
+                id="chat.page_down"),
     ]
 
     AUTO_FOCUS = "#prompt"
@@ -104,7 +108,6 @@ class MainScreen(Screen[None]):
         if trace_enabled():
             self._last_tick = time.monotonic()
             self.set_interval(0.02, self._watch_event_loop)
-        self.log_pane.display = False
         session = self.app.session
         for error in session.loaded.errors:
             self.add_log("error", error)
@@ -400,6 +403,13 @@ class MainScreen(Screen[None]):
         if last is not None:
             await last.remove()
         await self._start_reply(None)
+
+    def action_scroll_chat(self, direction: int) -> None:
+        """PageUp / PageDown scroll the conversation from anywhere."""
+        if direction < 0:
+            self.chat.scroll_page_up()
+        else:
+            self.chat.scroll_page_down()
 
     def action_toggle_log(self) -> None:
         self.log_pane.display = not self.log_pane.display

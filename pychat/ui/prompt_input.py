@@ -39,6 +39,13 @@ class PromptInput(TextArea):
                 return
         await super()._on_key(event)
 
+    def _on_hide(self, event: events.Hide) -> None:
+        # A full relayout (a terminal's first size report, seen in tmux) hides and re-shows
+        # every widget; Widget._on_hide, which Textual also calls, then blurs us and focus
+        # lands on the Load button. Take it back once the screen is painted again.
+        if self.has_focus:
+            self.call_after_refresh(self.focus)
+
     def action_submit(self) -> None:
         text = self.text.strip()
         if text:
