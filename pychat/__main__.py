@@ -116,24 +116,24 @@ def run_ask(args: argparse.Namespace) -> int:
                                   free_vram=free))
     conversation = Conversation(loaded.config.system_prompt)
     conversation.add_user(prompt.strip())
-    cancel = threading.Event()
-    stream = backend.stream_chat(conversation.messages(), loaded.config.sampling, cancel)
+    stream = backend.stream_chat(conversation.messages(), loaded.config.sampling,
+                                 threading.Event())
     try:
         for piece in stream:
             sys.stdout.write(piece)
             sys.stdout.flush()
     except KeyboardInterrupt:
-        cancel.set()
-        stream.close()
         sys.stdout.write("\n")
         return 130
+    finally:
+        stream.close()
+        backend.shutdown()
     sys.stdout.write("\n")
     if args.stats:
         s = stream.stats
         print(f"prompt {s.prompt_tokens} tokens, reply {s.completion_tokens} tokens, "
               f"{s.tokens_per_second:.1f} tok/s, TTFT {s.time_to_first_token * 1000:.0f} ms",
               file=sys.stderr)
-    backend.shutdown()
     return 0
 
 

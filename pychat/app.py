@@ -57,6 +57,7 @@ class PyChatApp(App[None]):
     """A keyboard-only chat with local GGUF models."""
 
     CSS_PATH = stylesheet_path()
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
     TITLE = "PyChat"
     ENABLE_COMMAND_PALETTE = True
     BINDINGS = [

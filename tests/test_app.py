@@ -119,6 +119,8 @@ async def test_message_sent_while_loading_is_answered(write_config: Callable[[st
     try:
         async with app.run_test(size=SIZE) as pilot:
             screen = app.main_screen
+            # The UI is usable while the model loads: not covered, the message box focused.
+            assert not screen.loading and app.focused is screen.prompt
             await type_and_send(pilot, "Hi there")
             assert not screen.ready
             reply = replies(app)[0]
@@ -178,7 +180,7 @@ async def test_corrupt_model_rolls_back_to_the_previous_one(
         for char in "corrupt":
             await pilot.press(char)
         await pilot.press("enter")
-        await wait_for(pilot, lambda: screen.ready and not screen.loading
+        await wait_for(pilot, lambda: screen.ready and not screen.load_in_progress
                        and "restored" in str(screen.loader.query_one("#load-state").render()))
         assert screen.status.model == "tiny-gqa.gguf"
         errors = [m.error.message for m in seen if isinstance(m, ModelLoadFailed)]

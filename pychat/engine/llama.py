@@ -9,6 +9,7 @@ every token, which slows long replies down.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import codecs
 import contextlib
 import ctypes
@@ -16,6 +17,7 @@ import io
 import re
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -137,6 +139,17 @@ def available_chat_formats() -> list[str]:
         "minicpm-v-2.6", "qwen2.5-vl", "gemma3"}]
 
 
+_live_backends: weakref.WeakSet[LlamaBackend] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_at_exit() -> None:
+    """Free models before the interpreter tears down the modules ``Llama.__del__`` needs
+    (otherwise it prints a traceback at exit)."""
+    for backend in list(_live_backends):
+        backend.shutdown(timeout=0.5)
+
+
 class LlamaBackend:
     """Runs GGUF models in-process through llama-cpp-python."""
 
@@ -153,6 +166,7 @@ class LlamaBackend:
         self._recent_errors: deque[str] = deque(maxlen=8)
         self._progress: ProgressCallback | None = None
         logs.add_listener(self._on_llama_log)
+        _live_backends.add(self)
 
     # ------------------------------------------------------------------ plumbing
 

@@ -61,8 +61,8 @@ class AssistantMessage(Vertical):
 class ChatPane(VerticalScroll):
     """Scrolls the conversation; stays at the bottom while a reply streams."""
 
-    # Not focusable: focus stays in the message box (a terminal's focus-in event would
-    # otherwise hand it to the first focusable widget); the screen scrolls this pane.
+    # Not focusable: Tab moves between the message box and the loader's fields, and
+    # PageUp / PageDown (screen bindings) scroll the conversation from anywhere.
     can_focus = False
 
     def __init__(self, **kwargs: object) -> None:

@@ -41,7 +41,7 @@ from pychat.ui.vram_meter import VramMeter
 if TYPE_CHECKING:
     from pychat.app import PyChatApp
 
-FLUSH_SECONDS = 1 / 30
+FLUSH_SECONDS = 0.1
 """How often the generation worker hands text to the UI: batches, not single tokens."""
 VRAM_POLL_SECONDS = 1.0
 
@@ -79,7 +79,9 @@ class MainScreen(Screen[None]):
         self.choice: tuple[int | str, int] = (AUTO, 0)
         """The gpu_layers (maybe "auto") and n_ctx the user chose for the current model."""
         self.ready = False
-        self.loading = False
+        # Not "loading": that is Widget's own reactive, which covers the whole screen
+        # with a loading indicator and hides the UI until the model is in.
+        self.load_in_progress = False
         self._generation = 0
         self._cancel: threading.Event | None = None
         self._reply: AssistantMessage | None = None
@@ -119,8 +121,6 @@ class MainScreen(Screen[None]):
         self.call_after_refresh(self._start_up)
 
     def _start_up(self) -> None:
-        # Focusing in on_mount is undone by the screen's own auto-focus when it is pushed.
-        self.prompt.focus()
         session = self.app.session
         self.load_model(session.startup_path, session.startup_overrides, remember=False)
         self.poll_vram()
@@ -145,7 +145,7 @@ class MainScreen(Screen[None]):
         """Stop any reply, then load ``path`` in a worker (the old model is the fallback)."""
         self.action_stop()
         fallback = self.spec if self.ready else None
-        self.ready, self.loading = False, True
+        self.ready, self.load_in_progress = False, True
         self.status.state = "loading"
         self._load_worker(path, overrides, remember, fallback)
 
@@ -214,14 +214,14 @@ class MainScreen(Screen[None]):
         self.status.model = spec.name
 
     def on_load_progress(self, message: LoadProgress) -> None:
-        if self.loading:
+        if self.load_in_progress:
             self.loader.show_state("loading…", message.fraction)
 
     async def on_model_loaded(self, message: ModelLoaded) -> None:
         loaded = message.loaded
         trace("model_ready", model=loaded.spec.name, load_seconds=loaded.load_seconds)
         self.model_path, self.spec = loaded.spec.path, loaded.spec
-        self.ready, self.loading = True, False
+        self.ready, self.load_in_progress = True, False
         where = (f"{loaded.offloaded_layers}/{loaded.n_layer + 1} layers on GPU"
                  if loaded.offloaded_layers else "CPU")
         state = f"ready · {where} · loaded in {loaded.load_seconds:.2f} s"
@@ -240,7 +240,7 @@ class MainScreen(Screen[None]):
 
     def on_model_load_failed(self, message: ModelLoadFailed) -> None:
         error = message.error
-        self.loading = False
+        self.load_in_progress = False
         self.add_log("error", error.message)
         self.loader.show_state(f"failed: {error.message}")
         self.notify(error.message, title=error.title, severity="error", timeout=8)

@@ -27,6 +27,8 @@ class PromptInput(TextArea):
         super().__init__(soft_wrap=True, show_line_numbers=False, tab_behavior="focus",
                          compact=True, **kwargs)  # type: ignore[arg-type]
         self.border_title = "Message"
+        # A blinking cursor repaints the line twice a second: bytes on every SSH link.
+        self.cursor_blink = False
 
     async def _on_key(self, event: events.Key) -> None:
         # TextArea inserts a newline for Enter before bindings are looked at, so our own
@@ -38,13 +40,6 @@ class PromptInput(TextArea):
                 await self.run_action(binding.action)
                 return
         await super()._on_key(event)
-
-    def _on_hide(self, event: events.Hide) -> None:
-        # A full relayout (a terminal's first size report, seen in tmux) hides and re-shows
-        # every widget; Widget._on_hide, which Textual also calls, then blurs us and focus
-        # lands on the Load button. Take it back once the screen is painted again.
-        if self.has_focus:
-            self.call_after_refresh(self.focus)
 
     def action_submit(self) -> None:
         text = self.text.strip()

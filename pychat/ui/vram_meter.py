@@ -5,13 +5,28 @@ from __future__ import annotations
 from collections import deque
 
 from textual.containers import Vertical
-from textual.widgets import Sparkline, Static
+from textual.widgets import Static
 
 from pychat.engine.models import human_bytes
 from pychat.gpu import VramSample
 
 HISTORY = 60
 """Samples kept for the sparkline (60 s at 1 Hz)."""
+_BARS = " ▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: list[float], width: int) -> str:
+    """The last ``width`` values as block characters, scaled between their min and max.
+
+    One plain string in one colour: Textual's Sparkline colours every cell on its own,
+    which costs ~20 bytes a cell on every update — too much for an SSH link at 1 Hz.
+    """
+    values = values[-width:]
+    if not values:
+        return ""
+    low, high = min(values), max(values)
+    span = (high - low) or 1.0
+    return "".join(_BARS[1 + round((v - low) / span * (len(_BARS) - 2))] for v in values)
 
 
 class VramMeter(Vertical):
@@ -25,7 +40,7 @@ class VramMeter(Vertical):
 
     def compose(self):  # type: ignore[no-untyped-def]
         yield Static("waiting for the first sample…", id="vram-text", markup=False)
-        yield Sparkline([], id="vram-spark")
+        yield Static("", id="vram-spark", markup=False)
 
     def show(self, sample: VramSample) -> None:
         """Render one sample."""
@@ -49,4 +64,7 @@ class VramMeter(Vertical):
         gpu = sample.gpus[0] if sample.gpus else None
         value = gpu.used if gpu is not None and gpu.used is not None else sample.rss
         self.history.append(float(value))
-        self.query_one("#vram-spark", Sparkline).data = list(self.history)
+        label = "VRAM" if gpu is not None else "RSS"
+        width = max(self.content_region.width - len(label) - 1, 1)
+        self.query_one("#vram-spark", Static).update(
+            f"{label} {sparkline(list(self.history), width)}")
