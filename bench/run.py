@@ -244,7 +244,8 @@ def bench_tui(cols: int, rows: int, n: int, echo_probes: int) -> dict:
     result: dict = {"size": f"{cols}x{rows}", "tokens_requested": n}
     try:
         mounted = wait_trace(trace, "mounted", 30)
-        first_paint = app.wait_for_bytes(b"Message", app.started, 30)
+        # The first frame that shows the real UI: the chat pane's border title.
+        first_paint = app.wait_for_bytes(b"Chat", app.started, 30)
         result["startup_first_paint_s"] = first_paint - app.started if first_paint else None
         result["startup_interactive_s"] = mounted["t"] - app.started if mounted else None
         ready = wait_trace(trace, "model_ready", 120)
@@ -421,30 +422,36 @@ def write_report(results: dict) -> None:
               "all in one process on one `Llama`. Target: engine ≥ 0.99 × raw.", "",
               "## The real TUI under a pseudo-terminal", "",
               "| size | reply | UI tok/s | ÷ raw | UI TTFT − raw TTFT | bytes/token | bytes/s "
-              "| key echo p50 / p99 | stalls > 50 ms |",
-              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+              "| stalls > 50 ms |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for t in results["tui"]:
         raw = e.get(str(t["tokens_requested"]), {}).get("raw")
         ratio = t["ui_tok_s"] / raw["tok_s"] if raw and t["ui_tok_s"] else None
         ttft = (t["ui_ttft_s"] - raw["ttft"]) * 1000 if raw and t["ui_ttft_s"] else None
-        echo = sorted(t["echo_ms"])
-        p99 = echo[min(len(echo) - 1, int(len(echo) * 0.99))] if echo else 0.0
-        echo_text = (f"{statistics.median(echo):.0f} / {p99:.0f} ms" if echo
-                     else "not measured")
         lines.append(f"| {t['size']} | {t['tokens']} tok | {fmt(t['ui_tok_s'])} | "
                      f"{fmt(ratio, '.3f')} | {fmt(ttft, '.1f', ' ms')} | "
                      f"{fmt(t['bytes_per_token'], '.0f')} | {fmt(t['bytes_per_s'], '.0f')} | "
-                     f"{echo_text} | {len(t['stalls_over_50ms'])} |")
+                     f"{len(t['stalls_over_50ms'])} |")
+    echo = sorted(results["echo"]["echo_ms"])
+    p99 = echo[min(len(echo) - 1, int(len(echo) * 0.99))] if echo else None
+    lines += ["", f"Key echo while a 2000-token reply streams at full speed (120x40, "
+              f"{len(echo)} keys, one every 0.25 s): p50 "
+              f"{fmt(statistics.median(echo) if echo else None, '.1f', ' ms')}, p99 "
+              f"{fmt(p99, '.1f', ' ms')}, max {fmt(echo[-1] if echo else None, '.1f', ' ms')}; "
+              f"event-loop stalls > 50 ms in that run: "
+              f"{len(results['echo']['stalls_over_50ms'])} "
+              f"({results['echo']['stalls_over_50ms']} ms). Targets: p99 ≤ 50 ms, no stalls."]
     first = results["tui"][0]
     s = results["switch"]
     lines += ["", "UI tok/s: tokens ÷ time between the first and last text batch handled on "
               "the app thread (trace events). Bytes: everything the app wrote to the pty from "
               "the reply's start to 0.2 s after its end. Key echo: a character typed every "
               "0.25 s while the reply streams, until its bytes come back from the pty. "
-              "Stalls: a 20 ms timer on the event loop firing > 50 ms late.", "",
+              "Stalls: a 20 ms timer on the event loop firing > 50 ms late. Targets: "
+              "UI ÷ raw ≥ 0.99, TTFT overhead ≤ 15 ms, ≤ 300 bytes/token.", "",
               "## Startup, switching, memory", "",
               "| figure | value | target |", "| --- | --- | --- |",
-              f"| start → first paint (pty shows the prompt box) | "
+              f"| start → first paint (pty shows the chat pane's frame) | "
               f"{fmt(first['startup_first_paint_s'], '.3f', ' s')} | ≤ 0.4 s |",
               f"| start → interactive prompt (mounted, focused; model still loading) | "
               f"{fmt(first['startup_interactive_s'], '.3f', ' s')} | ≤ 0.4 s |",
@@ -470,10 +477,12 @@ def main() -> None:
     repeats = 1 if args.quick else 3
     results = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "repeats": repeats}
     results["engine"] = bench_engine([200, 2000], repeats)
+    # Bytes are counted in runs where nothing is typed; key echo gets a run of its own.
     results["tui"] = [bench_tui(120, 40, 200, echo_probes=0),
                       bench_tui(80, 24, 200, echo_probes=0),
-                      bench_tui(120, 40, 2000, echo_probes=60),
+                      bench_tui(120, 40, 2000, echo_probes=0),
                       bench_tui(80, 24, 2000, echo_probes=0)]
+    results["echo"] = bench_tui(120, 40, 2000, echo_probes=150)
     results["switch"] = bench_switch(20)
     (REPO / "bench" / "results.json").write_text(json.dumps(results, indent=2))
     write_report(results)

@@ -150,18 +150,41 @@ def run_models(args: argparse.Namespace) -> int:
         return 0
     gpu = getattr(args, "gpu_layers", None)
     n_ctx = getattr(args, "ctx", None)
+    wants_estimate = gpu is not None or n_ctx is not None
+    can_offload, free, why = _gpu_facts() if wants_estimate else (False, None, "")
     for info in infos:
         print(f"{info.file_name}\n  {info.path}\n  {info.describe()}")
-        if info.ok and info.n_layer and (gpu is not None or n_ctx is not None):
-            settings = library.settings_for(info.path)
-            layers = gpu if gpu is not None else settings.gpu_layers
-            layers = info.n_layer + 1 if layers == AUTO else int(layers)
-            context = n_ctx if n_ctx is not None else settings.n_ctx
-            est = estimate_vram(info, layers, context or info.context_length)
-            print(f"  VRAM estimate at gpu_layers={layers}, n_ctx={context}: "
-                  f"{human_bytes(est.total_bytes)} (weights {human_bytes(est.weights_bytes)}, "
-                  f"KV {human_bytes(est.kv_bytes)}, compute {human_bytes(est.compute_bytes)})")
+        if not (wants_estimate and info.ok and info.n_layer):
+            continue
+        settings = library.settings_for(info.path)
+        choice = gpu if gpu is not None else settings.gpu_layers
+        context = n_ctx if n_ctx is not None else settings.n_ctx
+        if choice == AUTO:
+            layers = library.resolve_gpu_layers(info.path, AUTO, context, can_offload, free)
+            label = f"auto → {layers}" + ("" if can_offload and free is not None else f" ({why})")
+        else:
+            layers, label = int(choice), str(choice)
+        est = estimate_vram(info, layers, context or info.context_length)
+        free_text = f", free VRAM {human_bytes(free)}" if free is not None else ""
+        print(f"  VRAM estimate at gpu_layers={label}, n_ctx={context}: "
+              f"{human_bytes(est.total_bytes)} (weights {human_bytes(est.weights_bytes)}, "
+              f"KV {human_bytes(est.kv_bytes)}, compute {human_bytes(est.compute_bytes)})"
+              f"{free_text}")
     return 0
+
+
+def _gpu_facts() -> tuple[bool, int | None, str]:
+    """(llama.cpp build can offload, free VRAM on GPU 0, why there is none)."""
+    import llama_cpp
+
+    from pychat.gpu import GpuMonitor
+
+    if not llama_cpp.llama_supports_gpu_offload():
+        return False, None, "this llama.cpp build has no GPU support"
+    monitor = GpuMonitor()
+    free = monitor.free_vram()
+    monitor.shutdown()
+    return True, free, monitor.status or "no GPU"
 
 
 def main(argv: list[str] | None = None) -> int:

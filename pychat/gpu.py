@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -73,6 +74,7 @@ class GpuMonitor:
         self._count = 0
         self._last_process: dict[int, int | None] = {}
         self._pid = os.getpid()
+        self._lock = threading.Lock()  # the poller and a load worker may sample at once
 
     def start(self) -> bool:
         """Initialise NVML once; return False (with ``status`` set) when there is no GPU."""
@@ -106,9 +108,10 @@ class GpuMonitor:
 
     def shutdown(self) -> None:
         """Release NVML (call once, at exit)."""
-        if self._started and self._handles:
-            self._shutdown_nvml()
-        self._handles = []
+        with self._lock:
+            if self._started and self._handles:
+                self._shutdown_nvml()
+            self._handles = []
 
     def _field(self, read: Any, *args: Any) -> Any:
         """Read one NVML field; None when this board does not support it."""
@@ -154,6 +157,10 @@ class GpuMonitor:
 
     def sample(self) -> VramSample:
         """Take one sample (never raises for NVML trouble)."""
+        with self._lock:
+            return self._sample()
+
+    def _sample(self) -> VramSample:
         self.start()
         gpus: list[GpuSample] = []
         status = self.status

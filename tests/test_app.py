@@ -136,8 +136,27 @@ async def test_message_sent_while_loading_is_answered(write_config: Callable[[st
             backend._lock.release()
 
 
+async def pick(pilot, app: PyChatApp, query: str, gpu_layers: str, n_ctx: str) -> None:  # type: ignore[no-untyped-def]
+    """ctrl+o, type a filter, Tab to the gpu_layers and n_ctx fields, type them, Enter."""
+    await pilot.press("ctrl+o")
+    await wait_for(pilot, lambda: isinstance(app.screen, ModelPicker))
+    picker = app.screen
+    for char in query:
+        await pilot.press(char)
+    assert len(picker.shown) == 1, [i.file_name for i in picker.shown]
+    await pilot.press("tab", "tab")  # the list, then gpu_layers
+    assert app.focused is picker.query_one("#picker-gpu")
+    for char in gpu_layers:  # focusing selects the old value, typing replaces it
+        await pilot.press(char)
+    await pilot.press("tab")
+    assert app.focused is picker.query_one("#picker-ctx")
+    for char in n_ctx:
+        await pilot.press(char)
+    await pilot.press("enter")
+
+
 async def test_switch_models_in_the_picker_keys_only(write_config: Callable[[str], Path],
-                                                     model_dir: Path) -> None:
+                                                     model_dir: Path, demo_model: Path) -> None:
     config = write_config(config_text(model_dir, default="tiny-gqa.gguf"))
     app, _ = make_app(config)
     async with app.run_test(size=SIZE) as pilot:
@@ -145,27 +164,28 @@ async def test_switch_models_in_the_picker_keys_only(write_config: Callable[[str
         await wait_for(pilot, lambda: screen.ready)
         assert screen.status.model == "tiny-gqa.gguf"
         await send_and_wait(pilot, app, "first", 1)
-        await pilot.press("ctrl+o")
-        await wait_for(pilot, lambda: isinstance(app.screen, ModelPicker))
-        picker = app.screen
-        assert {i.file_name for i in picker.context.infos} >= {"tiny-mha.gguf", "notes.gguf"}
-        for char in "mha":
-            await pilot.press(char)
-        assert [i.file_name for i in picker.shown] == ["tiny-mha.gguf"]
-        await pilot.press("tab", "tab", "tab")  # list, gpu_layers, n_ctx
-        assert app.focused is picker.query_one("#picker-ctx")
-        for char in "512":  # focusing selects the old value, typing replaces it
-            await pilot.press(char)
-        await pilot.press("enter")
+        await pick(pilot, app, "mha", "0", "512")
         await wait_for(pilot, lambda: screen.ready and screen.status.model == "tiny-mha.gguf")
-        assert screen.spec.n_ctx == 512
-        assert screen.status.n_ctx == 512
+        assert screen.spec.n_ctx == 512 and screen.status.n_ctx == 512
         # History stays and the next reply comes from the new model.
         assert [m.text for m in screen.query(UserMessage)] == ["first"]
         await send_and_wait(pilot, app, "second", 2)
         assert replies(app)[1].title == "tiny-mha.gguf"
+        # Now the real demo model at another gpu_layers and n_ctx.
+        await pick(pilot, app, "gemma", "4", "1024")
+        await wait_for(pilot, lambda: screen.ready and screen.status.model == demo_model.name)
+        offload = app.session.backend.can_offload
+        assert screen.spec.gpu_layers == (4 if offload else 0)  # a CPU build loads on the CPU
+        assert screen.status.n_ctx == 1024
+        assert str(screen.loader.query_one("#gpu-layers").value) == "4"
+        await send_and_wait(pilot, app, "third", 3)
+        assert replies(app)[2].title == demo_model.name
+        assert len(app.session.conversation.turns) == 6
         saved = tomllib.loads(config.read_text())
         assert saved["models"]["tiny-mha.gguf"]["n_ctx"] == 512
+        demo_saved = saved["models"][demo_model.name]
+        assert (demo_saved["gpu_layers"], demo_saved["n_ctx"]) == (4, 1024)
+        assert demo_saved["chat_format"] == "gemma"
         assert saved["sampling"]["max_tokens"] == 24  # the rest of the file survives
 
 

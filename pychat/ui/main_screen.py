@@ -144,14 +144,17 @@ class MainScreen(Screen[None]):
     def load_model(self, path: Path, overrides: Overrides, remember: bool) -> None:
         """Stop any reply, then load ``path`` in a worker (the old model is the fallback)."""
         self.action_stop()
+        saved = self.app.session.library.settings_for(path)
+        self.choice = (saved.gpu_layers if overrides.gpu_layers is None else overrides.gpu_layers,
+                       saved.n_ctx if overrides.n_ctx is None else overrides.n_ctx)
         fallback = self.spec if self.ready else None
         self.ready, self.load_in_progress = False, True
         self.status.state = "loading"
-        self._load_worker(path, overrides, remember, fallback)
+        self._load_worker(path, overrides, self.choice if remember else None, fallback)
 
     @work(thread=True, exclusive=True, group="load", exit_on_error=False)
-    def _load_worker(self, path: Path, overrides: Overrides, remember: bool,
-                     fallback: LoadSpec | None) -> None:
+    def _load_worker(self, path: Path, overrides: Overrides,
+                     remember: tuple[int | str, int] | None, fallback: LoadSpec | None) -> None:
         session = self.app.session
         backend, library = session.backend, session.library
         last_progress = [0.0]
@@ -166,18 +169,16 @@ class MainScreen(Screen[None]):
             path = library.prepare(path)
             info = library.catalog.info(path)
             can_offload = backend.can_offload
+            if can_offload:
+                backend.close()  # "auto" must see the VRAM the old model frees
             free = session.monitor.free_vram() if can_offload else None
             spec = library.spec_for(path, overrides, can_offload=can_offload, free_vram=free)
             self.post_message(ModelLoading(spec, info))
             loaded = backend.load(spec, progress=progress)
             used = self._process_vram() if can_offload else None
-            if remember:
-                settings = library.settings_for(path)
-                gpu = overrides.gpu_layers if overrides.gpu_layers is not None \
-                    else settings.gpu_layers
-                n_ctx = overrides.n_ctx if overrides.n_ctx is not None else settings.n_ctx
+            if remember is not None:  # the user's choice, "auto" kept as "auto"
                 try:
-                    library.remember(path, gpu, n_ctx)
+                    library.remember(path, *remember)
                 except PyChatError as exc:
                     self.post_message(LogLine("warning", exc.message))
             self.post_message(ModelLoaded(loaded, info, used))
@@ -206,7 +207,7 @@ class MainScreen(Screen[None]):
 
     def on_model_loading(self, message: ModelLoading) -> None:
         spec, info = message.spec, message.info
-        self.loader.show_model(info, spec.gpu_layers, spec.n_ctx)
+        self.loader.show_model(info, self.choice[0], self.choice[1])
         self.loader.show_state(f"loading {spec.name}…", 0.0)
         estimate = estimate_vram(info, spec.gpu_layers, spec.n_ctx) if info.ok else None
         self._estimate = estimate.total_bytes if estimate and estimate.gpu_layers else None
@@ -227,7 +228,8 @@ class MainScreen(Screen[None]):
         state = f"ready · {where} · loaded in {loaded.load_seconds:.2f} s"
         if message.rolled_back:
             state = "previous model restored · " + state
-        self.loader.show_model(message.info, loaded.spec.gpu_layers, loaded.n_ctx)
+        gpu_choice = loaded.spec.gpu_layers if message.rolled_back else self.choice[0]
+        self.loader.show_model(message.info, gpu_choice, loaded.n_ctx)
         self.loader.show_state(state)
         self.loader.show_vram_after_load(self._estimate, message.vram_used)
         self.status.model = loaded.spec.name
@@ -322,7 +324,7 @@ class MainScreen(Screen[None]):
         session = self.app.session
         stats = GenerationStats()
         pending: list[str] = []
-        last_flush = time.monotonic()
+        last_flush = 0.0  # the first piece goes out at once: time to first token counts
         try:
             stream = session.backend.stream_chat(messages, session.sampling, cancel)
             stats = stream.stats
@@ -347,6 +349,7 @@ class MainScreen(Screen[None]):
     async def on_tokens_received(self, message: TokensReceived) -> None:
         if message.generation == self._generation and self._reply is not None:
             await self._reply.append(message.text)
+            self.chat.follow(self._reply)
             trace("text", chars=len(message.text))
 
     async def on_generation_finished(self, message: GenerationFinished) -> None:
@@ -373,6 +376,7 @@ class MainScreen(Screen[None]):
         elif error is None:
             conversation.add_assistant("")
         await reply.finish(stats, note.strip())
+        self.chat.stop_following()
         self.status.stats = stats
         self.status.context_used = stats.context_used
         self.status.state = "ready" if self.ready else self.status.state
@@ -406,10 +410,7 @@ class MainScreen(Screen[None]):
 
     def action_scroll_chat(self, direction: int) -> None:
         """PageUp / PageDown scroll the conversation from anywhere."""
-        if direction < 0:
-            self.chat.scroll_page_up()
-        else:
-            self.chat.scroll_page_down()
+        self.chat.page(direction)
 
     def action_toggle_log(self) -> None:
         self.log_pane.display = not self.log_pane.display
