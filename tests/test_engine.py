@@ -10,7 +10,8 @@ import pytest
 from pychat.config import Sampling
 from pychat.engine import logs
 from pychat.engine.base import LoadSpec
-from pychat.engine.llama import LlamaBackend, _StopMatcher
+from pychat.engine.formats import StopMatcher
+from pychat.engine.llama import LlamaBackend
 from pychat.errors import ContextOverflowError, ModelError
 
 pytestmark = pytest.mark.slow
@@ -195,11 +196,11 @@ def test_unknown_chat_format(model_dir: Path) -> None:
 
 
 def test_stop_matcher_holds_back_partial_stop_strings() -> None:
-    matcher = _StopMatcher(["</s>"])
+    matcher = StopMatcher(["</s>"])
     assert matcher.push("Hello <") == ("Hello ", False)
     assert matcher.push("/") == ("", False)
     assert matcher.push("s> tail") == ("", True)
-    other = _StopMatcher(["###"])
+    other = StopMatcher(["###"])
     assert other.push("a#b") == ("a#b", False)
     assert other.push("##") == ("", False)
     assert other.flush() == "##"
@@ -216,3 +217,23 @@ def test_log_fragments_join_into_lines() -> None:
         logs._listeners.clear()
     assert ("warning", "first part continued") in seen
     assert ("warning", "second line") in seen
+
+
+def test_twenty_switches_do_not_grow_memory(demo_model: Path, model_dir: Path) -> None:
+    import psutil
+
+    backend = LlamaBackend()
+    process = psutil.Process()
+    specs = [LoadSpec(demo_model, n_ctx=2048, chat_format="gemma"),
+             LoadSpec(model_dir / "tiny-gqa.gguf", n_ctx=512)]
+    try:
+        for spec in specs * 2:  # warm up: first loads allocate for good
+            backend.load(spec)
+        before = process.memory_info().rss
+        for i in range(20):
+            backend.load(specs[i % 2])
+        growth = process.memory_info().rss - before
+    finally:
+        backend.shutdown()
+    print(f"RSS growth over 20 switches: {growth / 2**20:.1f} MiB")
+    assert growth < 10 * 2**20

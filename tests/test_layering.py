@@ -9,7 +9,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 PLAIN_MODULES = ["pychat.config", "pychat.engine.base", "pychat.engine.llama",
-                 "pychat.engine.logs", "pychat.engine.context", "pychat.engine.models",
+                 "pychat.engine.logs", "pychat.engine.context", "pychat.engine.formats", "pychat.engine.streams", "pychat.engine.models",
                  "pychat.engine.fit", "pychat.engine.demo", "pychat.gpu", "pychat.library",
                  "pychat.conversation"]
 

@@ -33,6 +33,7 @@ from pychat.trace import trace
 from pychat.ui.chat_pane import AssistantMessage, ChatPane
 from pychat.ui.loader_pane import LoaderPane
 from pychat.ui.log_pane import LogPane
+from pychat.ui.model_switch import switch_model
 from pychat.ui.picker import ModelPicker, PickerContext, PickResult
 from pychat.ui.prompt_input import PromptInput
 from pychat.ui.status_bar import StatusBar
@@ -155,55 +156,7 @@ class MainScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="load", exit_on_error=False)
     def _load_worker(self, path: Path, overrides: Overrides,
                      remember: tuple[int | str, int] | None, fallback: LoadSpec | None) -> None:
-        session = self.app.session
-        backend, library = session.backend, session.library
-        last_progress = [0.0]
-
-        def progress(fraction: float) -> None:
-            if fraction - last_progress[0] >= 0.05 or fraction >= 1.0:
-                last_progress[0] = fraction
-                self.post_message(LoadProgress(fraction))
-
-        try:
-            self.post_message(LogLine("info", f"Loading {path.name}…"))
-            path = library.prepare(path)
-            info = library.catalog.info(path)
-            can_offload = backend.can_offload
-            if can_offload:
-                backend.close()  # "auto" must see the VRAM the old model frees
-            free = session.monitor.free_vram() if can_offload else None
-            spec = library.spec_for(path, overrides, can_offload=can_offload, free_vram=free)
-            self.post_message(ModelLoading(spec, info))
-            loaded = backend.load(spec, progress=progress)
-            used = self._process_vram() if can_offload else None
-            if remember is not None:  # the user's choice, "auto" kept as "auto"
-                try:
-                    library.remember(path, *remember)
-                except PyChatError as exc:
-                    self.post_message(LogLine("warning", exc.message))
-            self.post_message(ModelLoaded(loaded, info, used))
-        except PyChatError as exc:
-            self.post_message(ModelLoadFailed(exc, path))
-            if fallback is not None:
-                self._rollback(fallback)
-
-    def _rollback(self, spec: LoadSpec) -> None:
-        """Reload the previous model with its previous settings after a failed switch."""
-        session = self.app.session
-        self.post_message(LogLine("info", f"Reloading the previous model {spec.name}…"))
-        try:
-            loaded = session.backend.load(spec)
-        except PyChatError as exc:
-            self.post_message(ModelLoadFailed(exc, spec.path))
-            return
-        info = session.library.catalog.info(spec.path)
-        used = self._process_vram() if session.backend.can_offload else None
-        self.post_message(ModelLoaded(loaded, info, used, rolled_back=True))
-
-    def _process_vram(self) -> int | None:
-        sample = self.app.session.monitor.sample()
-        used = [g.process_used for g in sample.gpus if g.process_used is not None]
-        return sum(used) if used else None
+        switch_model(self.app.session, path, overrides, remember, fallback, self.post_message)
 
     def on_model_loading(self, message: ModelLoading) -> None:
         spec, info = message.spec, message.info
