@@ -105,9 +105,13 @@ async def test_log_pane_receives_llama_cpp_lines(write_config: Callable[[str], P
         lines = [m for m in seen if isinstance(m, LogLine) and m.source == "llama.cpp"]
         assert any("llama_model_loader" in m.text for m in lines)
         assert app.main_screen.log_pane.lines_received >= len(lines)
-        assert not app.main_screen.log_pane.display
+        log_pane = app.main_screen.log_pane
+        assert not log_pane.display
+        assert len(log_pane._deferred_renders) == 0  # nothing piles up while hidden
+        assert 0 < len(log_pane.history) <= 2000
         await pilot.press("ctrl+l")
-        assert app.main_screen.log_pane.display
+        assert log_pane.display
+        await wait_for(pilot, lambda: len(log_pane.lines) == len(log_pane.history))
 
 
 async def test_message_sent_while_loading_is_answered(write_config: Callable[[str], Path],

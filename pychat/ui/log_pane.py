@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import deque
 
 from rich.text import Text
 from textual.widgets import RichLog
@@ -10,15 +11,24 @@ from textual.widgets import RichLog
 _STYLES = {"debug": "dim", "info": "", "warning": "yellow", "error": "bold red"}
 
 
+MAX_LINES = 2000
+
+
 class LogPane(RichLog):
-    """A scrolling log, kept to a fixed number of lines."""
+    """A scrolling log of the last ``MAX_LINES`` lines.
+
+    Lines are kept in our own bounded buffer and only written to the RichLog while it is
+    shown: a hidden RichLog defers every write and keeps them all (measured: ~1 MiB of
+    RSS per model switch, since each load logs hundreds of llama.cpp lines).
+    """
 
     def __init__(self, **kwargs: object) -> None:
-        super().__init__(max_lines=2000, wrap=False, markup=False, highlight=False,
+        super().__init__(max_lines=MAX_LINES, wrap=False, markup=False, highlight=False,
                          **kwargs)  # type: ignore[arg-type]
         self.border_title = "Log"
         self.lines_received = 0
-        """Every line written, including those scrolled out."""
+        """Every line received, including those dropped from the buffer."""
+        self.history: deque[Text] = deque(maxlen=MAX_LINES)
 
     def add(self, level: str, text: str, source: str = "app") -> None:
         """Append one line: time, level, source, text."""
@@ -27,4 +37,14 @@ class LogPane(RichLog):
         line.append(f"{level[:4].upper():4} ", style=_STYLES.get(level, ""))
         line.append(f"{source}: ", style="dim")
         line.append(text, style=_STYLES.get(level, ""))
-        self.write(line)
+        self.history.append(line)
+        if self.display:
+            self.write(line)
+
+    def toggle(self) -> None:
+        """Show or hide the pane; on showing, write what arrived while it was hidden."""
+        self.display = not self.display
+        if self.display:
+            self.clear()
+            for line in self.history:
+                self.write(line)

@@ -366,7 +366,7 @@ class MainScreen(Screen[None]):
         self.chat.page(direction)
 
     def action_toggle_log(self) -> None:
-        self.log_pane.display = not self.log_pane.display
+        self.log_pane.toggle()
 
     # ------------------------------------------------------------------ VRAM monitor
 
