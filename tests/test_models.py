@@ -158,3 +158,14 @@ def test_resolve_model_by_path_name_and_prefix(model_dir: Path) -> None:
         resolve_model("tiny", model_dir, known)
     with pytest.raises(ModelError, match="Model not found: nope"):
         resolve_model("nope", model_dir, known)
+
+
+def test_cache_answers_with_the_path_it_was_asked_by(tmp_path: Path) -> None:
+    real = write_tiny_llama(tmp_path / "real.gguf")
+    link = tmp_path / "link.gguf"
+    link.symlink_to(real)
+    catalog = ModelCatalog(tmp_path / "cache.json")
+    assert catalog.info(link).path == link
+    catalog.save()
+    again = ModelCatalog(tmp_path / "cache.json")
+    assert again.info(real).path == real and again.info(real).file_name == "real.gguf"

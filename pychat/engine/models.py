@@ -276,7 +276,9 @@ class ModelCatalog:
             return ModelInfo(path=path, error=f"cannot read: {exc.strerror or exc}")
         cached = self._entries.get(key)
         if cached and cached[0] == stat.st_mtime_ns and cached[1] == stat.st_size:
-            return cached[2]
+            # Keyed by the resolved file: a link to it reports the path it was asked by.
+            info = cached[2]
+            return info if info.path == path else dataclasses.replace(info, path=path)
         info = read_model_info(path)
         self._entries[key] = (stat.st_mtime_ns, stat.st_size, info)
         self._dirty = True
