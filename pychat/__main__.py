@@ -5,34 +5,26 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
+from collections.abc import Callable
+from typing import Any
 
 from pychat import __version__
-from pychat.config import AUTO, LoadedConfig, load_config
+from pychat.config import AUTO, LoadedConfig, load_config, parse_gpu_layers, parse_n_ctx
 from pychat.errors import ConfigError, PyChatError
 from pychat.library import ModelLibrary, Overrides
 from pychat.locations import resolve_config_path
 
 
-def _gpu_layers(text: str) -> int | str:
-    if text.lower() in (AUTO, "all"):
-        return AUTO if text.lower() == AUTO else -1
-    try:
-        value = int(text)
-    except ValueError:
-        value = -2
-    if value < -1:
-        raise argparse.ArgumentTypeError("expected auto, all, -1 (all), 0 (CPU) or a count")
-    return value
+def _argument(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """Turn a config value parser into an argparse type (its message becomes the error)."""
 
+    def convert(text: str) -> Any:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from exc
 
-def _n_ctx(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError("expected a whole number of tokens (0 = model's own)")
-    return value
+    return convert
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,10 +32,11 @@ def build_parser() -> argparse.ArgumentParser:
     # SUPPRESS: a flag given before the sub-command is not reset by the sub-parser.
     common.add_argument("--model", metavar="PATH|NAME", default=argparse.SUPPRESS,
                         help="model file, or a name in models_dir")
-    common.add_argument("--gpu-layers", metavar="N", type=_gpu_layers,
+    common.add_argument("--gpu-layers", metavar="N", type=_argument(parse_gpu_layers),
                         default=argparse.SUPPRESS,
                         help="layers to offload: auto, -1 (all), 0 (CPU) or a count")
-    common.add_argument("--ctx", metavar="N", type=_n_ctx, default=argparse.SUPPRESS,
+    common.add_argument("--ctx", metavar="N", type=_argument(parse_n_ctx),
+                        default=argparse.SUPPRESS,
                         help="context window in tokens (0 = the model's own)")
     common.add_argument("--system", metavar="TEXT", default=argparse.SUPPRESS,
                         help="system prompt for this session")

@@ -94,6 +94,36 @@ def default_model_settings(model_name: str) -> ModelSettings:
     return ModelSettings()
 
 
+def parse_gpu_layers(text: str) -> int | str:
+    """'auto', 'all', '-1' (all), '0' (CPU) or a layer count, as typed in the CLI or the UI.
+
+    Raises ValueError with a message for the user.
+    """
+    text = text.strip().lower()
+    if text in ("", AUTO):
+        return AUTO
+    if text == "all":
+        return -1
+    try:
+        value = int(text)
+    except ValueError:
+        value = -2
+    if value < -1:
+        raise ValueError("gpu_layers must be auto, all, -1 (all), 0 (CPU) or a layer count")
+    return value
+
+
+def parse_n_ctx(text: str) -> int:
+    """A context size in tokens (0 = the model's own). Raises ValueError."""
+    try:
+        value = int(text.strip())
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ValueError("n_ctx must be a whole number of tokens (0 = the model's own)")
+    return value
+
+
 # ---------------------------------------------------------------------------- reading
 
 
@@ -142,14 +172,6 @@ def load_config(path: Path) -> LoadedConfig:
     if errors:
         return LoadedConfig(Config(), path, True, errors)
     return LoadedConfig(config, path, True)
-
-
-def load_config_strict(path: Path) -> Config:
-    """Read ``path`` and raise ConfigError with every problem (for the CLI)."""
-    loaded = load_config(path)
-    if loaded.errors:
-        raise ConfigError("; ".join(loaded.errors))
-    return loaded.config
 
 
 class _LineFinder:

@@ -6,35 +6,8 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Button, Input, Label, ProgressBar, Static
 
-from pychat.config import AUTO
+from pychat.config import parse_gpu_layers, parse_n_ctx
 from pychat.engine.models import ModelInfo, human_bytes
-
-
-def parse_gpu_layers(text: str) -> int | str:
-    """'auto', '-1' (all), '0' (CPU) or a layer count. Raises ValueError."""
-    text = text.strip().lower()
-    if text in ("", AUTO):
-        return AUTO
-    if text == "all":
-        return -1
-    try:
-        value = int(text)
-    except ValueError:
-        value = -2
-    if value < -1:
-        raise ValueError("gpu_layers must be auto, all, -1 (all), 0 (CPU) or a layer count")
-    return value
-
-
-def parse_n_ctx(text: str) -> int:
-    """A context size in tokens (0 = the model's own). Raises ValueError."""
-    try:
-        value = int(text.strip())
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise ValueError("n_ctx must be a whole number of tokens (0 = the model's own)")
-    return value
 
 
 class LoaderPane(Vertical):
@@ -69,8 +42,7 @@ class LoaderPane(Vertical):
     def show_model(self, info: ModelInfo, gpu_layers: int | str, n_ctx: int) -> None:
         """Display ``info`` and put its settings in the fields."""
         self.query_one("#model-name", Static).update(info.file_name)
-        meta = info.describe() if info.ok or info.error else ""
-        self.query_one("#model-meta", Static).update(meta)
+        self.query_one("#model-meta", Static).update(info.describe())
         self.query_one("#gpu-layers", Input).value = str(gpu_layers)
         self.query_one("#n-ctx", Input).value = str(n_ctx)
 

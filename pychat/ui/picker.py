@@ -11,10 +11,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from pychat.config import AUTO
+from pychat.config import AUTO, parse_gpu_layers, parse_n_ctx
 from pychat.engine.fit import auto_gpu_layers, estimate_vram, offloaded_layers
 from pychat.engine.models import ModelInfo, human_bytes
-from pychat.ui.loader_pane import parse_gpu_layers, parse_n_ctx
 
 
 @dataclass(frozen=True)
