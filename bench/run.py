@@ -272,6 +272,9 @@ def bench_tui(cols: int, rows: int, n: int, echo_probes: int) -> dict:
         texts = [e for e in read_trace(trace) if e["event"] == "text" and e["t"] >= sent]
         stalls = [e["ms"] for e in read_trace(trace) if e["event"] == "stall"
                   and started and e["t"] >= started["t"] and finished and e["t"] <= finished["t"]]
+        gc_pauses = [e["ms"] for e in read_trace(trace) if e["event"] == "gc"
+                     and started and e["t"] >= started["t"] and finished
+                     and e["t"] <= finished["t"]]
         tokens = finished["tokens"] if finished else 0
         duration = texts[-1]["t"] - texts[0]["t"] if len(texts) > 1 else 0.0
         span_end = finished["t"] + 0.2 if finished else time.time()
@@ -288,6 +291,7 @@ def bench_tui(cols: int, rows: int, n: int, echo_probes: int) -> dict:
             "bytes_per_s": total_bytes / (span_end - started["t"]) if started else None,
             "echo_ms": [round(x * 1000, 1) for x in latencies],
             "stalls_over_50ms": stalls,
+            "gc_pauses_over_5ms": gc_pauses,
         })
         total, mapped = rss_beyond_model(app.pid, model)
         result["rss_mib"], result["model_mapped_mib"] = total / MiB, mapped / MiB
