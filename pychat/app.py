@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from textual import constants
 from textual.app import App
 from textual.binding import Binding
+from textual.driver import Driver
 
 from pychat.config import LoadedConfig, Sampling
 from pychat.conversation import Conversation
@@ -76,6 +80,15 @@ class PyChatApp(App[None]):
         self.main_screen = MainScreen()
         if session.loaded.config.keys:
             self.set_keymap(session.loaded.config.keys)
+
+    def get_driver_class(self) -> type[Driver]:
+        """On POSIX terminals, a driver that sends only the screen pieces that changed
+        (``PYCHAT_FULL_FRAMES=1`` turns that off; ``TEXTUAL_DRIVER`` still wins)."""
+        if sys.platform == "win32" or constants.DRIVER or os.environ.get("PYCHAT_FULL_FRAMES"):
+            return super().get_driver_class()
+        from pychat.ui.terminal import DiffingDriver
+
+        return DiffingDriver
 
     def on_mount(self) -> None:
         self.push_screen(self.main_screen)

@@ -1,0 +1,126 @@
+"""ScreenDiff: frames with only the changed pieces must leave the terminal showing the same."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import pyte
+import pytest
+
+from pychat.ui.terminal import ScreenDiff
+from tests.test_tmux import Tmux
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def frame(*pieces: tuple[int, int, str], cursor: tuple[int, int] = (40, 1)) -> str:
+    """A frame the way Textual writes one: moves and styled text, then the cursor's place."""
+    body = "\n".join(f"\x1b[{row};{col}H{text}" for row, col, text in pieces)
+    return body + f"\x1b[{cursor[0]};{cursor[1]}H"
+
+
+def test_an_unchanged_frame_sends_only_the_cursor() -> None:
+    diff = ScreenDiff()
+    first = frame((1, 1, "\x1b[1mhello\x1b[0m"), (2, 1, "world"))
+    assert diff.filter(first) == first.replace("\n", "")
+    assert diff.filter(first) == "\x1b[40;1H"
+
+
+def test_only_changed_lines_are_sent() -> None:
+    diff = ScreenDiff()
+    diff.filter(frame((1, 3, "line one"), (2, 3, "line two"), (3, 3, "line thr")))
+    sent = diff.filter(frame((1, 3, "line one"), (2, 3, "line two"), (3, 3, "line three")))
+    assert sent == "\x1b[3;3Hline three\x1b[40;1H"
+
+
+def test_a_write_elsewhere_on_a_row_forgets_that_row() -> None:
+    diff = ScreenDiff()
+    diff.filter(frame((5, 10, "abc")))
+    diff.filter(frame((5, 1, "0123456789ABCDEF")))  # covers what was at column 10
+    assert diff.filter(frame((5, 10, "abc"))) == "\x1b[5;10Habc\x1b[40;1H"
+
+
+def test_other_sequences_pass_through_and_reset_what_is_known() -> None:
+    diff = ScreenDiff()
+    page = frame((1, 1, "text"))
+    diff.filter(page)
+    assert diff.filter("\x1b[?2026h") == "\x1b[?2026h"  # sync brackets keep the state
+    assert diff.filter(page) == "\x1b[40;1H"
+    assert diff.filter("\x1b[?1049h") == "\x1b[?1049h"  # alternate screen: forget
+    assert diff.filter(page) == page
+    odd = frame((1, 1, "a\tb"))  # a control code inside a piece: not trusted, sent whole
+    assert diff.filter(odd) == odd
+    assert diff.filter(page) == page
+
+
+def screen_state(screen: pyte.Screen) -> list[list[tuple[str, str, str, bool]]]:
+    return [[(char.data, char.fg, char.bg, char.bold) for char in
+             (screen.buffer[y][x] for x in range(screen.columns))]
+            for y in range(screen.lines)]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux not installed")
+def test_real_session_output_renders_the_same_with_and_without_the_filter(
+        demo_model: Path, tmp_path: Path) -> None:
+    """Record what PyChat really writes (a streamed reply, the picker, the log pane, a
+    resize), then play it into two terminal emulators, one through ScreenDiff: after
+    every write both must show the same cells, colours included."""
+    record = tmp_path / "writes.jsonl"
+    config = tmp_path / "config.toml"
+    config.write_text('[sampling]\nmax_tokens = 150\nseed = 3\n')
+    env = (f"TEXTUAL_DRIVER=tests.recording_driver:RecordingDriver PYCHAT_RECORD={record} "
+           f"PYTHONPATH={REPO}")
+    tmux = Tmux(f"cd {tmp_path} && env {env} {sys.executable} -m pychat --config {config};"
+                " sleep 30", cols=100, rows=30)
+    try:
+        tmux.wait_for(lambda s: "│ ready" in s and "Send" in s)
+        tmux.keys("Write a list of three colours with a line on each", "Enter")
+        tmux.wait_for(lambda s: "tok/s ·" in s, timeout=90)
+        tmux.keys("C-l")
+        tmux.wait_for(lambda s: "Log" in s)
+        tmux.keys("C-l", "C-o")
+        tmux.wait_for(lambda s: "gpu_layers" in s)
+        tmux.keys("Escape")
+        os.system(f"tmux resize-window -t {tmux.name} -x 90 -y 26")
+        time.sleep(1.0)
+        tmux.keys("PPage")
+        time.sleep(0.5)
+        tmux.keys("C-q")
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and "sleep" not in tmux.screen():
+            time.sleep(0.1)
+    finally:
+        tmux.close()
+
+    writes = [json.loads(line) for line in record.read_text().splitlines()]
+    assert len(writes) > 50
+    plain, diffed = pyte.Screen(100, 30), pyte.Screen(100, 30)
+    plain_stream, diffed_stream = pyte.Stream(plain), pyte.Stream(diffed)
+    diff = ScreenDiff()
+    size = None
+    sent = received = 0
+    saw_reply = False
+    for number, write in enumerate(writes):
+        if write["size"] != size:  # what DiffingDriver does on a resize
+            size = write["size"]
+            plain.resize(size[1], size[0])
+            diffed.resize(size[1], size[0])
+            diff.forget()
+        data = write["data"]
+        filtered = diff.filter(data)
+        received += len(data.encode())
+        sent += len(filtered.encode())
+        plain_stream.feed(data)
+        diffed_stream.feed(filtered)
+        assert screen_state(diffed) == screen_state(plain), f"screens differ after write {number}"
+        assert (diffed.cursor.x, diffed.cursor.y) == (plain.cursor.x, plain.cursor.y)
+        saw_reply = saw_reply or any("tok/s ·" in line for line in diffed.display)
+    assert saw_reply, "the recording never showed a finished reply"
+    print(f"\nrecorded {len(writes)} writes: {received} bytes unfiltered, {sent} sent")
+    assert sent < received * 0.8
