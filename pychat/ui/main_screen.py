@@ -12,7 +12,6 @@ from textual import work
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer
 
 from pychat.config import AUTO
 from pychat.engine.base import GenerationStats, LoadSpec
@@ -32,6 +31,7 @@ from pychat.messages import (
 from pychat.trace import enabled as trace_enabled
 from pychat.trace import trace
 from pychat.ui.chat_pane import AssistantMessage, ChatPane
+from pychat.ui.footer import KeyFooter
 from pychat.ui.loader_pane import LoaderPane
 from pychat.ui.log_pane import LogPane
 from pychat.ui.model_switch import switch_model
@@ -106,7 +106,7 @@ class MainScreen(Screen[None]):
                 yield self.vram
         yield self.log_pane
         yield self.status
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         trace("mounted")
