@@ -308,21 +308,15 @@ def bench_tui(cols: int, rows: int, n: int, echo_probes: int) -> dict:
 
 
 def bench_switch(switches: int) -> dict:
-    """Picker confirm → ready in the app (Pilot), vs a raw Llama() load of the same file."""
-    import asyncio
-
-    import psutil
+    """Picker confirm → model ready in the real TUI (pty, keys only), vs a raw Llama()
+    load of the same file; and the app's RSS over ``switches`` switches."""
     from llama_cpp import Llama
 
-    from pychat.app import PyChatApp, build_session
-    from pychat.config import load_config
-    from pychat.ui.picker import ModelPicker
-
-    model = ensure_demo_model()
-    folder = Path(tempfile.mkdtemp(prefix="pychat-switch-"))
     sys.path.insert(0, str(REPO))
     from tests.gguf_fixtures import write_tiny_llama
 
+    model = ensure_demo_model()
+    folder = Path(tempfile.mkdtemp(prefix="pychat-switch-"))
     write_tiny_llama(folder / "tiny.gguf")
     (folder / "demo.gguf").symlink_to(model)
     config = folder / "config.toml"
@@ -339,48 +333,55 @@ def bench_switch(switches: int) -> dict:
         llm.close()
     result: dict = {"raw_load_s": statistics.median(raw)}
 
-    async def drive() -> None:
-        app = PyChatApp(build_session(load_config(config)))
-        async with app.run_test(size=(120, 40)) as pilot:
-            screen = app.main_screen
+    trace = folder / "trace.jsonl"
+    app = PtyApp(120, 40, config, trace)
 
-            async def until(cond, timeout=120):  # type: ignore[no-untyped-def]
-                end = time.monotonic() + timeout
-                while not cond():
-                    if time.monotonic() > end:
-                        raise TimeoutError
-                    await pilot.pause(0.005)
+    def switch(name: str) -> dict:
+        app.write("\x0f")  # ctrl+o
+        if not app.wait_for_bytes(b"gpu_layers", time.time() - 0.05, 10):
+            raise RuntimeError("the picker did not open")
+        time.sleep(0.3)  # the list is gathered in a worker
+        app.write(name)
+        time.sleep(0.2)
+        sent = time.time()
+        app.write("\r")
+        deadline = sent + 60
+        while time.time() < deadline:
+            ready = [e for e in read_trace(trace) if e["event"] == "model_ready"
+                     and e["t"] >= sent and e["model"] == f"{name}.gguf"]
+            if ready:
+                return {"s": ready[0]["t"] - sent, "load_s": ready[0]["load_seconds"]}
+            time.sleep(0.005)
+        raise RuntimeError(f"{name} never became ready")
 
-            async def switch(name: str) -> float:
-                await pilot.press("ctrl+o")
-                await until(lambda: isinstance(app.screen, ModelPicker))
-                for char in name:
-                    await pilot.press(char)
-                t0 = time.perf_counter()
-                await pilot.press("enter")
-                await until(lambda: screen.ready and screen.spec.path.name == f"{name}.gguf")
-                return time.perf_counter() - t0
+    def rss() -> int:
+        for line in Path(f"/proc/{app.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        return 0
 
-            await until(lambda: screen.ready)
-            await switch("demo")
-            await switch("tiny")
-            process = psutil.Process()
-            before = process.memory_info().rss
-            to_demo = []
-            for i in range(switches):
-                if i % 2 == 0:
-                    to_demo.append(await switch("demo"))
-                else:
-                    await switch("tiny")
-            if screen.spec.path.name != "tiny.gguf":
-                await switch("tiny")
-            after = process.memory_info().rss
-            result.update({"switch_to_demo_s": statistics.median(to_demo),
-                           "switches": switches, "rss_before_mib": before / MiB,
-                           "rss_after_mib": after / MiB,
-                           "rss_growth_mib": (after - before) / MiB})
-
-    asyncio.run(drive())
+    try:
+        if not wait_trace(trace, "model_ready", 60):
+            raise RuntimeError("the first model never loaded")
+        switch("demo")
+        switch("tiny")  # warm-up: the first loads allocate for good
+        time.sleep(0.5)
+        before = rss()
+        to_demo = []
+        for i in range(switches):
+            if i % 2 == 0:
+                to_demo.append(switch("demo"))
+            else:
+                switch("tiny")
+            time.sleep(0.3)
+        time.sleep(0.5)
+        after = rss()
+    finally:
+        result["exit_code"] = app.quit()
+    result.update({"switch_to_demo_s": statistics.median(r["s"] for r in to_demo),
+                   "engine_load_s": statistics.median(r["load_s"] for r in to_demo),
+                   "switches": switches, "rss_before_mib": before / MiB,
+                   "rss_after_mib": after / MiB, "rss_growth_mib": (after - before) / MiB})
     print(f"switch: {result}", flush=True)
     return result
 

@@ -47,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="pychat", parents=[common],
         description="Keyboard-only terminal chat with local GGUF models.")
     parser.add_argument("--version", action="version", version=f"pychat {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="also show llama.cpp's debug lines in the log pane")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     ask = commands.add_parser("ask", parents=[common], help="stream one reply to stdout")
     ask.add_argument("prompt", metavar="PROMPT", help="the message; - reads it from stdin")
@@ -84,6 +86,7 @@ def run_tui(args: argparse.Namespace) -> int:
 
     loaded = _read_config(args, strict=False)
     session = build_session(loaded, getattr(args, "model", None), _overrides(args))
+    session.backend.show_debug = args.debug
     PyChatApp(session).run()
     return 0
 

@@ -144,6 +144,23 @@ def test_llama_cpp_lines_reach_the_callback_not_the_terminal(
     assert "llama_model_loader" not in out + err
 
 
+def test_debug_lines_only_when_asked(model_dir: Path) -> None:
+    """A load logs ~1200 debug lines (create_tensor, …); the UI gets them only with
+    --debug, info lines always."""
+    seen: list[tuple[str, str]] = []
+    backend = LlamaBackend(log=lambda level, line: seen.append((level, line)))
+    try:
+        backend.load(LoadSpec(model_dir / "tiny-gqa.gguf", n_ctx=256))
+        assert {level for level, _ in seen} <= {"info", "warning", "error"}
+        assert any("llama_model_loader" in line for _, line in seen)
+        seen.clear()
+        backend.show_debug = True
+        backend.load(LoadSpec(model_dir / "tiny-gqa.gguf", n_ctx=256))
+        assert any(level == "debug" and "create_tensor" in line for level, line in seen)
+    finally:
+        backend.shutdown()
+
+
 def test_async_iterator(demo_backend: LlamaBackend) -> None:
     import asyncio
 

@@ -108,6 +108,9 @@ class LlamaBackend:
 
     def __init__(self, log: LogCallback | None = None) -> None:
         self._log_callback = log or (lambda level, line: None)
+        self.show_debug = False
+        """Pass llama.cpp's debug lines on too (``pychat --debug``): a load logs ~1200
+        of them, and handing each to the UI slowed loads in the app by half."""
         self._lock = threading.RLock()
         self._llm: Any = None
         self._loaded: LoadedModel | None = None
@@ -124,12 +127,15 @@ class LlamaBackend:
     def _on_llama_log(self, level: str, line: str) -> None:
         if level in ("warning", "error"):
             self._recent_errors.append(line.strip())
+        if level == "debug" and not self.show_debug:
+            return
         if set(line.strip()) == {"."}:
             return  # the load progress dots: shown as a progress bar, not as text
         self._log_callback(level, line)
 
     def _log(self, level: str, line: str) -> None:
-        self._log_callback(level, line)
+        if level != "debug" or self.show_debug:
+            self._log_callback(level, line)
 
     def set_log_callback(self, log: LogCallback) -> None:
         """Send llama.cpp's lines and the engine's own notes to ``log`` from now on."""
