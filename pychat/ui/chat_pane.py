@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
-from rich.markdown import Markdown as RichMarkdown
+from typing import TYPE_CHECKING
+
 from textual.containers import Vertical, VerticalScroll
-from textual.widgets import Markdown, Static
-from textual.widgets._markdown import MarkdownStream
+from textual.widgets import Static
 
 from pychat.engine.base import GenerationStats
+
+if TYPE_CHECKING:
+    from textual.widgets import Markdown
+    from textual.widgets._markdown import MarkdownStream
+
+
+def import_markdown() -> None:
+    """Import the Markdown renderers (~50 ms: markdown-it, pygments). Not needed for the
+    first paint, so the main screen calls this in a worker right after it."""
+    import rich.markdown  # noqa: F401
+    import textual.widgets._markdown  # noqa: F401
 
 
 class UserMessage(Static):
@@ -81,6 +92,8 @@ class AssistantMessage(Vertical):
         self.text += text
         while text:
             if self._stream is None:
+                from textual.widgets import Markdown
+
                 self._segment = Markdown()
                 await self.mount(self._segment, before=self._note)
                 self._stream = Markdown.get_stream(self._segment)
@@ -106,6 +119,8 @@ class AssistantMessage(Vertical):
         """
         if self._stream is None or self._segment is None:
             return
+        from rich.markdown import Markdown as RichMarkdown
+
         await self._stream.stop()
         self._stream = None
         frozen = Static(RichMarkdown(self._segment_text.rstrip("\n")), classes="segment")

@@ -30,7 +30,7 @@ from pychat.messages import (
 )
 from pychat.trace import enabled as trace_enabled
 from pychat.trace import trace
-from pychat.ui.chat_pane import AssistantMessage, ChatPane
+from pychat.ui.chat_pane import AssistantMessage, ChatPane, import_markdown
 from pychat.ui.footer import KeyFooter
 from pychat.ui.loader_pane import LoaderPane
 from pychat.ui.log_pane import LogPane
@@ -128,6 +128,12 @@ class MainScreen(Screen[None]):
         session = self.app.session
         self.load_model(session.startup_path, session.startup_overrides, remember=False)
         self.poll_vram()
+        self._import_markdown()
+
+    @work(thread=True, group="imports", exit_on_error=False)
+    def _import_markdown(self) -> None:
+        """The Markdown renderers are needed from the first reply, not the first paint."""
+        import_markdown()
 
     def _watch_event_loop(self) -> None:
         """Benchmarks only: record event-loop stalls (a 20 ms tick arriving 50 ms late)."""
