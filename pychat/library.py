@@ -72,6 +72,14 @@ class ModelLibrary:
         found = discover_models(self.models_dir)
         return found[0] if found else demo.demo_model_path()
 
+    def fallback_for(self, failed: Path) -> Path | None:
+        """What to load when ``failed`` could not be loaded at start, so that the user is
+        not left without a model: the demo model when installed, else another model."""
+        if demo.demo_installed() and failed != demo.demo_model_path():
+            return demo.demo_model_path()
+        others = [p for p in discover_models(self.models_dir) if p != failed]
+        return others[0] if others else None
+
     def prepare(self, path: Path) -> Path:
         """Make sure ``path`` is on disk (assembling the demo model if needed)."""
         if path == demo.demo_model_path() and not demo.demo_model_ready():

@@ -57,13 +57,15 @@ class ModelLoaded(_Direct):
     """A model is loaded and ready to answer."""
 
     def __init__(self, loaded: LoadedModel, info: ModelInfo, vram_used: int | None,
-                 rolled_back: bool = False) -> None:
+                 rolled_back: bool = False, instead_of: str = "") -> None:
         self.loaded = loaded
         self.info = info
         self.vram_used = vram_used
         """VRAM this process held after the load (None without NVML)."""
         self.rolled_back = rolled_back
         """True when this is the previous model, reloaded after a failed switch."""
+        self.instead_of = instead_of
+        """The model that failed at start-up, when this one was loaded in its place."""
         super().__init__()
 
 

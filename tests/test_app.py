@@ -250,6 +250,25 @@ async def test_corrupt_model_rolls_back_to_the_previous_one(
         assert replies(app)[0].title == "tiny-gqa.gguf"
 
 
+async def test_a_start_up_model_that_fails_is_replaced(
+        write_config: Callable[[str], Path], model_dir: Path, demo_model: Path) -> None:
+    """The model named in the config is corrupt: the user still gets a model (the demo),
+    is told which one failed and why, and a message typed meanwhile is answered."""
+    app, seen = make_app(write_config(config_text(model_dir, default="corrupt.gguf")))
+    async with app.run_test(size=SIZE, message_hook=seen.append) as pilot:
+        screen = app.main_screen
+        await type_and_send(pilot, "hello")
+        await wait_for(pilot, lambda: screen.ready)
+        assert screen.status.model == demo_model.name
+        state = str(screen.loader.query_one("#load-state").render())
+        assert "corrupt.gguf did not load" in state
+        assert any(isinstance(m, ModelLoadFailed) and m.path.name == "corrupt.gguf"
+                   for m in seen)
+        await wait_for(pilot, lambda: screen._cancel is None and len(replies(app)) == 1
+                       and bool(replies(app)[0].text))
+        assert replies(app)[0].title == demo_model.name
+
+
 async def test_loader_pane_reload_with_new_n_ctx(write_config: Callable[[str], Path],
                                                  model_dir: Path) -> None:
     config = write_config(config_text(model_dir, default="tiny-gqa.gguf"))

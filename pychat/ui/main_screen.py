@@ -126,7 +126,8 @@ class MainScreen(Screen[None]):
 
     def _start_up(self) -> None:
         session = self.app.session
-        self.load_model(session.startup_path, session.startup_overrides, remember=False)
+        self.load_model(session.startup_path, session.startup_overrides, remember=False,
+                        startup=True)
         self.poll_vram()
         self._import_markdown()
 
@@ -161,7 +162,8 @@ class MainScreen(Screen[None]):
 
     # ------------------------------------------------------------------ model loading
 
-    def load_model(self, path: Path, overrides: Overrides, remember: bool) -> None:
+    def load_model(self, path: Path, overrides: Overrides, remember: bool,
+                   startup: bool = False) -> None:
         """Stop any reply, then load ``path`` in a worker (the old model is the fallback)."""
         self.action_stop()
         saved = self.app.session.library.settings_for(path)
@@ -170,15 +172,18 @@ class MainScreen(Screen[None]):
         fallback = self.spec if self.ready else None
         self.ready, self.load_in_progress = False, True
         self.status.state = "loading"
-        self._load_worker(path, overrides, self.choice if remember else None, fallback)
+        self._load_worker(path, overrides, self.choice if remember else None, fallback, startup)
 
     @work(thread=True, exclusive=True, group="load", exit_on_error=False)
     def _load_worker(self, path: Path, overrides: Overrides,
-                     remember: tuple[int | str, int] | None, fallback: LoadSpec | None) -> None:
-        switch_model(self.app.session, path, overrides, remember, fallback, self.post_message)
+                     remember: tuple[int | str, int] | None, fallback: LoadSpec | None,
+                     startup: bool) -> None:
+        switch_model(self.app.session, path, overrides, remember, fallback, self.post_message,
+                     startup=startup)
 
     def on_model_loading(self, message: ModelLoading) -> None:
         spec, info = message.spec, message.info
+        self.load_in_progress = True
         self.loader.show_model(info, self.choice[0], self.choice[1])
         self.loader.show_state(f"loading {spec.name}…", 0.0)
         estimate = estimate_vram(info, spec.gpu_layers, spec.n_ctx) if info.ok else None
@@ -200,7 +205,13 @@ class MainScreen(Screen[None]):
         state = f"ready · {where} · loaded in {loaded.load_seconds:.2f} s"
         if message.rolled_back:
             state = "previous model restored · " + state
-        gpu_choice = loaded.spec.gpu_layers if message.rolled_back else self.choice[0]
+        if message.instead_of:
+            state = f"{message.instead_of} did not load — using this one · " + state
+            self.notify(f"{message.instead_of} did not load; {loaded.spec.name} loaded "
+                        "instead (details in the log, ctrl+l).", title="Model replaced",
+                        severity="warning", timeout=8)
+        replaced = message.rolled_back or message.instead_of
+        gpu_choice = loaded.spec.gpu_layers if replaced else self.choice[0]
         self.loader.show_model(message.info, gpu_choice, loaded.n_ctx)
         self.loader.show_state(state)
         self.loader.show_vram_after_load(self._estimate, message.vram_used)

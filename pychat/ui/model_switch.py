@@ -21,11 +21,12 @@ Post = Callable[[Message], object]
 
 def switch_model(session: Session, path: Path, overrides: Overrides,
                  remember: tuple[int | str, int] | None, fallback: LoadSpec | None,
-                 post: Post) -> None:
+                 post: Post, *, startup: bool = False) -> None:
     """Load ``path`` (blocking: call from a worker thread) and report through ``post``.
 
     ``remember`` is the user's (gpu_layers, n_ctx) choice to save once the load worked;
-    ``fallback`` is the previous model's spec, reloaded if this load fails.
+    ``fallback`` is the previous model's spec, reloaded if this load fails. At ``startup``
+    there is none: another model is loaded instead (``ModelLibrary.fallback_for``).
     """
     backend, library = session.backend, session.library
     last_progress = [0.0]
@@ -57,6 +58,8 @@ def switch_model(session: Session, path: Path, overrides: Overrides,
         post(ModelLoadFailed(exc, path))
         if fallback is not None:
             _rollback(session, fallback, post)
+        elif startup:
+            _load_instead(session, path, post)
 
 
 def _rollback(session: Session, spec: LoadSpec, post: Post) -> None:
@@ -70,6 +73,28 @@ def _rollback(session: Session, spec: LoadSpec, post: Post) -> None:
     info = session.library.catalog.info(spec.path)
     used = process_vram(session) if session.backend.can_offload else None
     post(ModelLoaded(loaded, info, used, rolled_back=True))
+
+
+def _load_instead(session: Session, failed: Path, post: Post) -> None:
+    """Start-up: ``failed`` did not load; load another model rather than none."""
+    library, backend = session.library, session.backend
+    other = library.fallback_for(failed)
+    if other is None:
+        return
+    post(LogLine("info", f"Loading {other.name} instead of {failed.name}…"))
+    try:
+        other = library.prepare(other)
+        spec = library.spec_for(other, Overrides(), can_offload=backend.can_offload,
+                                free_vram=session.monitor.free_vram()
+                                if backend.can_offload else None)
+        info = library.catalog.info(other)
+        post(ModelLoading(spec, info))
+        loaded = backend.load(spec)
+    except PyChatError as exc:
+        post(ModelLoadFailed(exc, other))
+        return
+    used = process_vram(session) if backend.can_offload else None
+    post(ModelLoaded(loaded, info, used, instead_of=failed.name))
 
 
 def process_vram(session: Session) -> int | None:
