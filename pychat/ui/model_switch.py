@@ -28,7 +28,6 @@ def switch_model(session: Session, path: Path, overrides: Overrides,
     ``fallback`` is the previous model's spec, reloaded if this load fails. At ``startup``
     there is none: another model is loaded instead (``ModelLibrary.fallback_for``).
     """
-    backend, library = session.backend, session.library
     last_progress = [0.0]
 
     def progress(fraction: float) -> None:
@@ -38,28 +37,36 @@ def switch_model(session: Session, path: Path, overrides: Overrides,
 
     try:
         post(LogLine("info", f"Loading {path.name}…"))
-        path = library.prepare(path)
-        info = library.catalog.info(path)
-        can_offload = backend.can_offload
-        if can_offload:
-            backend.close()  # "auto" must see the VRAM the old model frees
-        free = session.monitor.free_vram() if can_offload else None
-        spec = library.spec_for(path, overrides, can_offload=can_offload, free_vram=free)
-        post(ModelLoading(spec, info))
-        loaded = backend.load(spec, progress=progress)
-        used = process_vram(session) if can_offload else None
+        path, message = _load(session, path, overrides, post, progress)
         if remember is not None:  # the user's choice, "auto" kept as "auto"
             try:
-                library.remember(path, *remember)
+                session.library.remember(path, *remember)
             except PyChatError as exc:
                 post(LogLine("warning", exc.message))
-        post(ModelLoaded(loaded, info, used))
+        post(message)
     except PyChatError as exc:
         post(ModelLoadFailed(exc, path))
         if fallback is not None:
             _rollback(session, fallback, post)
         elif startup:
             _load_instead(session, path, post)
+
+
+def _load(session: Session, path: Path, overrides: Overrides, post: Post,
+          progress: Callable[[float], None] | None = None) -> tuple[Path, ModelLoaded]:
+    """Resolve the settings for ``path``, load it, and build the message that says so
+    (raises PyChatError). Returns the path as prepared (the demo model is assembled)."""
+    backend, library = session.backend, session.library
+    path = library.prepare(path)
+    info = library.catalog.info(path)
+    can_offload = backend.can_offload
+    if can_offload:
+        backend.close()  # "auto" must see the VRAM the old model frees
+    free = session.monitor.free_vram() if can_offload else None
+    spec = library.spec_for(path, overrides, can_offload=can_offload, free_vram=free)
+    post(ModelLoading(spec, info))
+    loaded = backend.load(spec, progress=progress)
+    return path, ModelLoaded(loaded, info, process_vram(session) if can_offload else None)
 
 
 def _rollback(session: Session, spec: LoadSpec, post: Post) -> None:
@@ -77,24 +84,17 @@ def _rollback(session: Session, spec: LoadSpec, post: Post) -> None:
 
 def _load_instead(session: Session, failed: Path, post: Post) -> None:
     """Start-up: ``failed`` did not load; load another model rather than none."""
-    library, backend = session.library, session.backend
-    other = library.fallback_for(failed)
+    other = session.library.fallback_for(failed)
     if other is None:
         return
     post(LogLine("info", f"Loading {other.name} instead of {failed.name}…"))
     try:
-        other = library.prepare(other)
-        spec = library.spec_for(other, Overrides(), can_offload=backend.can_offload,
-                                free_vram=session.monitor.free_vram()
-                                if backend.can_offload else None)
-        info = library.catalog.info(other)
-        post(ModelLoading(spec, info))
-        loaded = backend.load(spec)
+        _, message = _load(session, other, Overrides(), post)
     except PyChatError as exc:
         post(ModelLoadFailed(exc, other))
         return
-    used = process_vram(session) if backend.can_offload else None
-    post(ModelLoaded(loaded, info, used, instead_of=failed.name))
+    message.instead_of = failed.name
+    post(message)
 
 
 def process_vram(session: Session) -> int | None:
