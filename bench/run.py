@@ -305,28 +305,18 @@ def bench_tui(cols: int, rows: int, n: int, echo_probes: int) -> dict:
 
 
 RAW_MEMORY_SCRIPT = """
-import contextlib, io, json, re, sys
-from pathlib import Path
+import contextlib, io, sys
 from llama_cpp import Llama
-model = sys.argv[1]
 with contextlib.redirect_stderr(io.StringIO()):
-    llm = Llama(model_path=model, n_ctx=int(sys.argv[2]), verbose=False)
+    llm = Llama(model_path=sys.argv[1], n_ctx=int(sys.argv[2]), verbose=False)
     tokens = llm.tokenize(("<start_of_turn>user\\n" + sys.argv[3] +
                            "<end_of_turn>\\n<start_of_turn>model\\n").encode(), special=True)
     for n, _ in enumerate(llm.generate(tokens, temp=0.7, top_k=40, top_p=0.95,
                                        repeat_penalty=1.1)):
         if n >= 199:
             break
-total = mapped = 0
-current = ""
-for line in Path("/proc/self/smaps").read_text().splitlines():
-    if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
-        current = line.split()[-1] if len(line.split()) >= 6 else ""
-    elif line.startswith("Rss:"):
-        kb = int(line.split()[1]) * 1024
-        total += kb
-        mapped += kb if current == model else 0
-print(json.dumps({"rss": total, "mapped": mapped}))
+print("ready", flush=True)
+sys.stdin.readline()  # stay alive while the bench reads our smaps
 """
 
 
@@ -336,11 +326,16 @@ def raw_memory() -> dict:
     import subprocess
 
     model = ensure_demo_model()
-    out = subprocess.run([sys.executable, "-c", RAW_MEMORY_SCRIPT, str(model), str(N_CTX),
-                          PROMPT], capture_output=True, text=True, check=True).stdout
-    data = json.loads(out.strip().splitlines()[-1])
-    result = {"rss_mib": data["rss"] / MiB, "model_mapped_mib": data["mapped"] / MiB,
-              "rss_beyond_model_mib": (data["rss"] - data["mapped"]) / MiB}
+    with subprocess.Popen([sys.executable, "-c", RAW_MEMORY_SCRIPT, str(model), str(N_CTX),
+                           PROMPT], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          text=True) as script:
+        assert script.stdout is not None and script.stdin is not None
+        if script.stdout.readline().strip() != "ready":
+            raise RuntimeError("the bare llama-cpp-python script failed")
+        total, mapped = rss_beyond_model(script.pid, model)
+        script.stdin.write("\n")
+    result = {"rss_mib": total / MiB, "model_mapped_mib": mapped / MiB,
+              "rss_beyond_model_mib": (total - mapped) / MiB}
     print(f"raw memory: {result}", flush=True)
     return result
 

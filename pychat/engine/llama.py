@@ -127,11 +127,9 @@ class LlamaBackend:
     def _on_llama_log(self, level: str, line: str) -> None:
         if level in ("warning", "error"):
             self._recent_errors.append(line.strip())
-        if level == "debug" and not self.show_debug:
-            return
         if set(line.strip()) == {"."}:
             return  # the load progress dots: shown as a progress bar, not as text
-        self._log_callback(level, line)
+        self._log(level, line)
 
     def _log(self, level: str, line: str) -> None:
         if level != "debug" or self.show_debug:

@@ -49,7 +49,7 @@ class ScreenDiff:
             row, column, text = int(parts[index]), int(parts[index + 1]), parts[index + 2]
             if text.endswith("\n"):
                 text = text[:-1]  # every piece starts with an absolute move
-            if _STYLE.sub("", text).isprintable() is False:
+            if not _STYLE.sub("", text).isprintable():
                 self.forget()
                 return data
             if index == last and not text:
