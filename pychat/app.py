@@ -1,10 +1,10 @@
-"""PyChatApp: the Textual application, its key bindings and its session."""
+"""PyChatApp: the Textual application, its key bindings and its screens."""
 
 from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from textual import constants
@@ -12,12 +12,8 @@ from textual.app import App
 from textual.binding import Binding
 from textual.driver import Driver
 
-from pychat.config import LoadedConfig, Sampling
-from pychat.conversation import Conversation
-from pychat.engine.llama import LlamaBackend
-from pychat.gpu import GpuMonitor
-from pychat.library import ModelLibrary, Overrides
-from pychat.messages import LogLine
+from pychat.library import NO_OVERRIDES, Overrides
+from pychat.session import ChatSession
 from pychat.ui.help_screen import HelpScreen
 from pychat.ui.main_screen import MainScreen
 from pychat.ui.prompt_input import PromptInput
@@ -29,32 +25,12 @@ def stylesheet_path() -> Path:
     return packaged if packaged.exists() else Path(__file__).parent.parent / "pychat.tcss"
 
 
-@dataclass
-class Session:
-    """Everything the app works with: config, models, engine, GPU monitor, the chat."""
+@dataclass(frozen=True)
+class Startup:
+    """The model to load once the first frame is on screen, and how."""
 
-    loaded: LoadedConfig
-    library: ModelLibrary
-    backend: LlamaBackend
-    monitor: GpuMonitor
-    startup_path: Path
-    startup_overrides: Overrides = field(default_factory=Overrides)
-    conversation: Conversation = field(default_factory=Conversation)
-
-    @property
-    def sampling(self) -> Sampling:
-        return self.loaded.config.sampling
-
-
-def build_session(loaded: LoadedConfig, model: str | None = None,
-                  overrides: Overrides | None = None, *, backend: LlamaBackend | None = None,
-                  monitor: GpuMonitor | None = None) -> Session:
-    """Resolve the startup model and assemble a session (raises ModelError if missing)."""
-    library = ModelLibrary(loaded)
-    session = Session(loaded, library, backend or LlamaBackend(), monitor or GpuMonitor(),
-                      library.startup_model(model), overrides or Overrides())
-    session.conversation.system_prompt = loaded.config.system_prompt
-    return session
+    path: Path
+    overrides: Overrides = NO_OVERRIDES
 
 
 class PyChatApp(App[None]):
@@ -74,12 +50,14 @@ class PyChatApp(App[None]):
                 id="app.focus_previous"),
     ]
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: ChatSession, startup: Startup) -> None:
         super().__init__()
         self.session = session
-        self.main_screen = MainScreen()
-        if session.loaded.config.keys:
-            self.set_keymap(session.loaded.config.keys)
+        self.keys = dict(session.config.config.keys)
+        """The user's remapped keys, by binding id."""
+        self.main_screen = MainScreen(session, startup.path, startup.overrides)
+        if self.keys:
+            self.set_keymap(self.keys)
 
     def get_driver_class(self) -> type[Driver]:
         """On POSIX terminals, a driver that sends only the screen pieces that changed
@@ -92,23 +70,16 @@ class PyChatApp(App[None]):
 
     def on_mount(self) -> None:
         self.push_screen(self.main_screen)
-        self.session.backend.set_log_callback(
-            lambda level, line: self.post_message(LogLine(level, line, "llama.cpp")))
-
-    def on_log_line(self, message: LogLine) -> None:
-        self.main_screen.add_log(message.level, message.text, message.source)
 
     def action_help(self) -> None:
         """F1: list every binding with its key and id."""
-        keymap = self._keymap if hasattr(self, "_keymap") else {}
         rows = []
         for owner in (self.BINDINGS, MainScreen.BINDINGS, PromptInput.BINDINGS):
             for binding in owner:
-                assert isinstance(binding, Binding)
-                key = keymap.get(binding.id or "", binding.key)
-                rows.append((key, binding.description, binding.id or ""))
+                if isinstance(binding, Binding):
+                    key = self.keys.get(binding.id or "", binding.key)
+                    rows.append((key, binding.description, binding.id or ""))
         self.push_screen(HelpScreen(rows))
 
     def on_unmount(self) -> None:
-        self.session.monitor.shutdown()
-        self.session.backend.shutdown()
+        self.session.shutdown()

@@ -31,12 +31,23 @@ class ModelError(PyChatError):
 
 
 class ContextOverflowError(PyChatError):
-    """The newest message alone does not fit in the model's context window."""
+    """The prompt cannot fit in the model's context window, whatever is left out."""
 
     title = "Message too long"
+
+    def __init__(self, message: str, part: str = "message") -> None:
+        super().__init__(message, "System prompt too long" if part == "system" else None)
+        self.part = part
+        """What does not fit: "message" (the newest one) or "system" (the system prompt)."""
 
 
 class GenerationError(PyChatError):
     """llama.cpp failed while generating a reply."""
 
     title = "Generation failed"
+
+
+class Refused(PyChatError):
+    """An intent that cannot be carried out now (a reply is still being answered, …)."""
+
+    title = "Not now"

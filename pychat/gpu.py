@@ -18,6 +18,8 @@ from typing import Any
 
 import psutil
 
+from pychat.text import inert_line
+
 
 @dataclass(frozen=True)
 class GpuSample:
@@ -144,6 +146,7 @@ class GpuMonitor:
         name = self._field(nvml.nvmlDeviceGetName, handle) or f"GPU {index}"
         if isinstance(name, bytes):
             name = name.decode(errors="replace")
+        name = inert_line(name)
         memory = self._memory(handle)
         rates = self._field(nvml.nvmlDeviceGetUtilizationRates, handle)
         return GpuSample(

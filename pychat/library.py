@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pychat.config import AUTO, LoadedConfig, ModelSettings, save_config
 from pychat.engine import demo
 from pychat.engine.base import LoadSpec
-from pychat.engine.fit import auto_gpu_layers
-from pychat.engine.models import ModelCatalog, ModelInfo, discover_models, resolve_model
+from pychat.engine.fit import estimate_vram, offloaded_layers, resolve_gpu_layers
+from pychat.engine.models import (
+    ModelCatalog,
+    ModelInfo,
+    discover_models,
+    human_bytes,
+    resolve_model,
+)
 from pychat.errors import ConfigError
 from pychat.locations import user_cache_dir
+
+Choice = tuple[int | str, int]
+"""A model's gpu_layers (maybe "auto") and n_ctx, as the user chose them."""
 
 
 @dataclass(frozen=True)
@@ -21,6 +30,61 @@ class Overrides:
 
     gpu_layers: int | str | None = None
     n_ctx: int | None = None
+
+
+NO_OVERRIDES = Overrides()
+
+
+@dataclass(frozen=True)
+class GpuFacts:
+    """What decides where layers go: GPU support in the backend and free VRAM."""
+
+    can_offload: bool
+    free_vram: int | None = None
+    """Free bytes on GPU 0 (None without a readable GPU)."""
+    status: str = ""
+    """Why there is no GPU data ("" when there is)."""
+
+    @property
+    def why_cpu(self) -> str:
+        """Why everything runs on the CPU ("" when a GPU can be used)."""
+        if not self.can_offload:
+            return "this llama.cpp build has no GPU support (build it with CUDA)"
+        if self.free_vram is None:
+            return self.status or "no GPU found"
+        return ""
+
+
+@dataclass(frozen=True)
+class ModelListing:
+    """Every model with its saved choice, and the GPU facts: what the picker and
+    ``pychat models`` show."""
+
+    infos: list[ModelInfo]
+    choices: dict[Path, Choice]
+    current: Path | None
+    gpu: GpuFacts
+    problems: list[str] = field(default_factory=list)
+    """Why some paths could not be listed (shown beside the list)."""
+
+
+def describe_fit(info: ModelInfo, gpu_layers: int | str, n_ctx: int, gpu: GpuFacts) -> str:
+    """The fit line: the VRAM estimate beside free VRAM, or why everything stays on the CPU."""
+    if not info.ok or not info.n_layer:
+        return info.error or "metadata unavailable until the file is assembled"
+    if gpu.why_cpu:
+        return f"CPU only: {gpu.why_cpu}"
+    assert gpu.free_vram is not None
+    context = n_ctx or info.context_length
+    layers = resolve_gpu_layers(info, gpu_layers, context, gpu.can_offload, gpu.free_vram)
+    estimate = estimate_vram(info, layers, context)
+    verdict = "fits" if estimate.total_bytes <= gpu.free_vram else "DOES NOT FIT"
+    auto = " (auto)" if gpu_layers == AUTO else ""
+    return (f"{offloaded_layers(info, layers)}/{info.n_layer + 1} layers{auto}: "
+            f"~{human_bytes(estimate.total_bytes)} (weights "
+            f"{human_bytes(estimate.weights_bytes)}, KV {human_bytes(estimate.kv_bytes)}, "
+            f"compute {human_bytes(estimate.compute_bytes)}) · free "
+            f"{human_bytes(gpu.free_vram)} · {verdict}")
 
 
 class ModelLibrary:
@@ -60,6 +124,12 @@ class ModelLibrary:
         self.catalog.save()
         return infos
 
+    def listing(self, current: Path | None, gpu: GpuFacts) -> ModelListing:
+        """Everything the picker and ``pychat models`` show (reads headers: blocking)."""
+        infos = self.infos()
+        return ModelListing(infos, {i.path: self.choice_for(i.path) for i in infos},
+                            current, gpu)
+
     def startup_model(self, requested: str | None = None) -> Path:
         """The model to load at start: --model > default_model > first found > demo.
 
@@ -93,36 +163,27 @@ class ModelLibrary:
             return config.models[str(path)]
         return config.model_settings(path.name)
 
-    def spec_for(self, path: Path, overrides: Overrides = Overrides(), *,
-                 can_offload: bool = False, free_vram: int | None = None) -> LoadSpec:
+    def choice_for(self, path: Path, overrides: Overrides = NO_OVERRIDES) -> Choice:
+        """The gpu_layers and n_ctx a load of ``path`` uses: overrides, else saved ones."""
+        saved = self.settings_for(path)
+        return (saved.gpu_layers if overrides.gpu_layers is None else overrides.gpu_layers,
+                saved.n_ctx if overrides.n_ctx is None else overrides.n_ctx)
+
+    def spec_for(self, path: Path, overrides: Overrides, gpu: GpuFacts) -> LoadSpec:
         """The LoadSpec for ``path``: saved settings, then overrides, ``auto`` resolved."""
         settings = self.settings_for(path)
-        n_ctx = overrides.n_ctx if overrides.n_ctx is not None else settings.n_ctx
-        gpu = overrides.gpu_layers if overrides.gpu_layers is not None else settings.gpu_layers
+        gpu_layers, n_ctx = self.choice_for(path, overrides)
+        info = self.catalog.info(path) if gpu_layers == AUTO and gpu.can_offload else None
         return LoadSpec(
             path=path,
-            gpu_layers=self.resolve_gpu_layers(path, gpu, n_ctx, can_offload, free_vram),
+            gpu_layers=resolve_gpu_layers(info, gpu_layers, n_ctx, gpu.can_offload,
+                                          gpu.free_vram),
             n_ctx=n_ctx, chat_format=settings.chat_format, n_threads=settings.n_threads,
             use_mlock=settings.use_mlock, use_mmap=settings.use_mmap,
             flash_attn=settings.flash_attn,
         )
 
-    def resolve_gpu_layers(self, path: Path, gpu_layers: int | str, n_ctx: int,
-                           can_offload: bool, free_vram: int | None) -> int:
-        """Turn ``auto`` into a layer count; anything asks for 0 without a GPU backend."""
-        if not can_offload:
-            return 0
-        if gpu_layers != AUTO:
-            return int(gpu_layers)
-        if free_vram is None:
-            return 0  # a GPU build but no GPU we can measure: stay on the CPU
-        info = self.catalog.info(path)
-        if not info.ok:
-            return 0
-        context = n_ctx or info.context_length
-        return auto_gpu_layers(info, context, free_vram)
-
-    def remember(self, path: Path, gpu_layers: int | str, n_ctx: int) -> None:
+    def remember(self, path: Path, choice: Choice) -> None:
         """Persist a model's gpu_layers and n_ctx in the config file (atomically).
 
         Raises ConfigError when the file cannot be written or has errors of its own.
@@ -131,6 +192,7 @@ class ModelLibrary:
         key = path.name if path.parent.resolve() == self.models_dir or path == \
             demo.demo_model_path() else str(path)
         current = self.settings_for(path)
+        gpu_layers, n_ctx = choice
         config.models[key] = dataclasses.replace(current, gpu_layers=gpu_layers, n_ctx=n_ctx)
         if not self.loaded.writable:
             raise ConfigError(f"{self.loaded.path} has errors, so the settings for "

@@ -77,10 +77,13 @@ def write_config(isolated_dirs: Path) -> Callable[[str], Path]:
 
 
 async def wait_for(pilot, condition: Callable[[], bool], timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
-    """Let the app run until ``condition`` holds (a condition, not a fixed sleep)."""
+    """Let the app run until ``condition`` holds (a condition, not a fixed sleep).
+
+    Plain event-loop sleeps: ``pilot.pause`` walks every widget of the screen each time,
+    and without a delay it waits for the whole process to go idle (up to a second while
+    a worker streams), which made waiting the slowest part of the UI tests."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached in time")
-        await pilot.pause(0.02)
-        await asyncio.sleep(0)
+        await asyncio.sleep(0.005)

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 
 from textual.drivers.linux_driver import LinuxDriver
 
 
 class RecordingDriver(LinuxDriver):
     def write(self, data: str) -> None:
-        size = tuple(os.get_terminal_size(self._file.fileno()))
+        size = tuple(os.get_terminal_size(sys.__stderr__.fileno()))
         with open(os.environ["PYCHAT_RECORD"], "a", encoding="utf-8") as handle:
             handle.write(json.dumps({"size": size, "data": data}) + "\n")
         super().write(data)

@@ -1,204 +1,226 @@
-"""The Textual app driven with Pilot, keys only, on real models."""
+"""The Textual app driven with Pilot, keys only, over the FakeBackend (no llama.cpp)."""
 
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from textual.message import Message
+from textual.notifications import Notify
 
-from pychat.app import PyChatApp, build_session
-from pychat.config import load_config
-from pychat.gpu import GpuMonitor
-from pychat.messages import LogLine, ModelLoadFailed, TokensReceived
+from pychat.app import PyChatApp, Startup
+from pychat.session import ModelState, ReplyState
+from pychat.session.events import LogLine, TextReceived
 from pychat.ui.chat_pane import AssistantMessage, UserMessage
 from pychat.ui.help_screen import HelpScreen
+from pychat.ui.messages import SessionEvent
 from pychat.ui.picker import ModelPicker
 from tests.conftest import wait_for
+from tests.fakes.backend import FakeBackend
 from tests.fakes.pynvml import FakeGpu, FakeNvml
+from tests.session_helpers import fake_session
 
-pytestmark = pytest.mark.slow
-SIZE = (120, 40)
-
-
-def make_app(config: Path, model: str | None = None, monitor: GpuMonitor | None = None
-             ) -> tuple[PyChatApp, list[Message]]:
-    messages: list[Message] = []
-    app = PyChatApp(build_session(load_config(config), model, monitor=monitor))
-    return app, messages
+SIZE = (100, 30)
 
 
-def config_text(models_dir: Path, max_tokens: int = 24, default: str = "") -> str:
-    return (f'models_dir = "{models_dir}"\ndefault_model = "{default}"\n'
-            f"[sampling]\nmax_tokens = {max_tokens}\nseed = 5\n")
+def fake_app(root: Path, backend: FakeBackend | None = None, *, config: str = "",
+             start: str = "one.gguf", nvml: FakeNvml | None = None) -> PyChatApp:
+    session, _ = fake_session(root, backend, config=config, nvml=nvml,
+                              models=("one.gguf", "two.gguf"))
+    session.flush_seconds = 0.02
+    return PyChatApp(session, Startup(session.library.models_dir / start))
 
 
-async def type_and_send(pilot, text: str) -> None:  # type: ignore[no-untyped-def]
-    for char in text:
-        await pilot.press("space" if char == " " else char)
+async def type_and_send(pilot, text: str, *, keys: bool = False) -> None:  # type: ignore[no-untyped-def]
+    """Put ``text`` in the message box and press Enter. Each Pilot key press waits for the
+    app to go idle (~70 ms), so only tests about typing press every key (``keys=True``)."""
+    if keys:
+        for char in text:
+            await pilot.press("space" if char == " " else char)
+    else:
+        pilot.app.main_screen.prompt.text = text
     await pilot.press("enter")
-
-
-async def send_and_wait(pilot, app: PyChatApp, text: str, replies_expected: int) -> None:  # type: ignore[no-untyped-def]
-    """Send ``text`` and wait until the reply to it has finished."""
-    await type_and_send(pilot, text)
-    await wait_for(pilot, lambda: app.main_screen._cancel is None
-                   and len(replies(app)) == replies_expected)
 
 
 def replies(app: PyChatApp) -> list[AssistantMessage]:
     return list(app.main_screen.query(AssistantMessage))
 
 
-async def test_reply_streams_into_the_chat_pane(write_config: Callable[[str], Path],
-                                                demo_model: Path, tmp_path: Path) -> None:
-    app, seen = make_app(write_config(config_text(tmp_path / "none", max_tokens=40)))
+def idle(app: PyChatApp) -> bool:
+    """No reply under way, and the screen has caught up with that."""
+    return (app.session.reply_state is ReplyState.IDLE
+            and app.main_screen.status.state in ("ready", "no model"))
+
+
+def ready(app: PyChatApp) -> bool:
+    """A model is ready, and the screen has caught up with that (events arrive in order,
+    so everything said before it, such as ModelLoaded, has been shown too)."""
+    return (app.session.model_state is ModelState.READY
+            and app.main_screen.status.state in ("ready", "answering"))
+
+
+async def send_and_wait(pilot, app: PyChatApp, text: str, replies_expected: int) -> None:  # type: ignore[no-untyped-def]
+    """Send ``text`` and wait until the reply to it has finished."""
+    await type_and_send(pilot, text)
+    await wait_for(pilot, lambda: idle(app) and len(replies(app)) == replies_expected
+                   and "tok/s" in str(replies(app)[-1]._note.render()))
+
+
+def session_events(seen: list[Message], kind: type) -> list:  # type: ignore[type-arg]
+    # The hook may see a message more than once (posted, then dispatched).
+    unique = {id(m): m for m in seen if isinstance(m, SessionEvent)}.values()
+    return [m.event for m in unique if isinstance(m.event, kind)]
+
+
+def notifications(seen: list[Message]) -> list[tuple[str, str]]:
+    return [(m.notification.title, m.notification.message) for m in seen
+            if isinstance(m, Notify)]
+
+
+def note(reply: AssistantMessage) -> str:
+    return str(reply._note.render())
+
+
+HOSTILE_REPLY = ("[@click=app.quit]click[/] [red]red[/red] [/oops] \x1b]0;PWNED\x07done, "
+                 "and more words so that it streams in several pieces.")
+
+
+async def test_a_reply_streams_into_the_chat_pane_as_plain_text(tmp_path: Path) -> None:
+    app = fake_app(tmp_path, FakeBackend(reply=HOSTILE_REPLY))
+    seen: list[Message] = []
     async with app.run_test(size=SIZE, message_hook=seen.append) as pilot:
         screen = app.main_screen
-        await wait_for(pilot, lambda: screen.ready)
-        assert screen.status.model == demo_model.name
-        await type_and_send(pilot, "Hello")
-        await wait_for(pilot, lambda: screen._cancel is None and replies(app)
-                       and replies(app)[0].text)
-        # The hook may see a message more than once (posted, then dispatched).
-        batches = list({id(m): m for m in seen if isinstance(m, TokensReceived)}.values())
+        await wait_for(pilot, lambda: ready(app))
+        assert str(screen.status.render()).startswith("one.gguf │ ready")
+        await type_and_send(pilot, "Hello", keys=True)
+        await wait_for(pilot, lambda: idle(app) and bool(replies(app))
+                       and "tok/s" in note(replies(app)[0]))
+        batches = session_events(seen, TextReceived)
         assert len(batches) >= 2  # streamed in pieces, not in one go
         reply = replies(app)[0]
-        assert reply.text == "".join(m.text for m in batches)
+        # Markup is text, the escape character is gone, and the app still runs.
+        assert reply.text == "".join(b.text for b in batches) == HOSTILE_REPLY.replace(
+            "\x1b", "").replace("\x07", "")
+        assert app.is_running and reply.title == "one.gguf"
         assert [m.text for m in screen.query(UserMessage)] == ["Hello"]
-        assert app.session.conversation.turns[-1] == {"role": "assistant", "content": reply.text}
-        assert screen.status.stats is not None and screen.status.stats.completion_tokens > 0
         assert "tok/s" in str(screen.status.render())
         assert screen.prompt.text == ""
-
-
-async def test_escape_stops_and_keeps_the_partial_reply(write_config: Callable[[str], Path],
-                                                        demo_model: Path, tmp_path: Path) -> None:
-    app, seen = make_app(write_config(config_text(tmp_path / "none", max_tokens=800)))
-    async with app.run_test(size=SIZE, message_hook=seen.append) as pilot:
-        screen = app.main_screen
-        await wait_for(pilot, lambda: screen.ready)
-        await type_and_send(pilot, "Tell me a very long story")
-        await wait_for(pilot, lambda: bool(replies(app)) and len(replies(app)[0].text) > 10)
-        await pilot.press("escape")
-        await wait_for(pilot, lambda: screen._cancel is None)
-        reply = replies(app)[0]
-        assert screen.status.stats.finish_reason == "cancelled"
-        assert screen.status.stats.completion_tokens < 800
-        assert reply.text and "stopped" in str(reply._note.render())
-        assert app.session.conversation.turns[-1]["content"] == reply.text
-        # The chat goes on after a stop.
-        await type_and_send(pilot, "Again")
-        await wait_for(pilot, lambda: len(replies(app)) == 2 and bool(replies(app)[1].text))
-        await pilot.press("escape")
-        await wait_for(pilot, lambda: screen._cancel is None)
-
-
-async def test_log_pane_receives_llama_cpp_lines(write_config: Callable[[str], Path],
-                                                 demo_model: Path, tmp_path: Path) -> None:
-    app, seen = make_app(write_config(config_text(tmp_path / "none")))
-    async with app.run_test(size=SIZE, message_hook=seen.append) as pilot:
-        await wait_for(pilot, lambda: app.main_screen.ready)
-        lines = [m for m in seen if isinstance(m, LogLine) and m.source == "llama.cpp"]
-        assert any("llama_model_loader" in m.text for m in lines)
-        assert app.main_screen.log_pane.lines_received >= len(lines)
-        log_pane = app.main_screen.log_pane
-        assert not log_pane.display
-        assert len(log_pane._deferred_renders) == 0  # nothing piles up while hidden
-        assert 0 < len(log_pane.history) <= 2000
+        # The engine's lines went to the log pane, which buffers them while hidden.
+        lines = [e for e in session_events(seen, LogLine) if e.source == "llama.cpp"]
+        assert any("fake: loading" in e.text for e in lines)
+        log_pane = screen.log_pane
+        assert not log_pane.display and 0 < len(log_pane.history) <= 2000
         await pilot.press("ctrl+l")
         assert log_pane.display
         await wait_for(pilot, lambda: len(log_pane.lines) == len(log_pane.history))
 
 
-async def test_message_sent_while_loading_is_answered(write_config: Callable[[str], Path],
-                                                      demo_model: Path, tmp_path: Path) -> None:
-    app, _ = make_app(write_config(config_text(tmp_path / "none")))
-    backend = app.session.backend
-    backend._lock.acquire()  # the load cannot finish until we let it
-    released = False
-    try:
-        async with app.run_test(size=SIZE) as pilot:
-            screen = app.main_screen
-            # The UI is usable while the model loads: not covered, the message box focused.
-            assert not screen.loading and app.focused is screen.prompt
-            await type_and_send(pilot, "Hi there")
-            assert not screen.ready
-            reply = replies(app)[0]
-            assert "Waiting for the model" in str(reply._note.render())
-            backend._lock.release()
-            released = True
-            await wait_for(pilot, lambda: screen.ready and screen._cancel is None
-                           and bool(reply.text))
-            assert app.session.conversation.turns[0]["content"] == "Hi there"
-            assert app.session.conversation.turns[-1]["role"] == "assistant"
-    finally:
-        if not released:
-            backend._lock.release()
+async def test_escape_regenerate_new_chat_and_help(tmp_path: Path) -> None:
+    # Slow enough that the app goes idle between tokens: Pilot waits for idle after a key.
+    app = fake_app(tmp_path, FakeBackend(reply="word " * 300, tokens_per_second=10))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: ready(app))
+        await type_and_send(pilot, "Tell me a long story")
+        await wait_for(pilot, lambda: bool(replies(app)) and len(replies(app)[0].text) > 5)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: idle(app) and "stopped" in note(replies(app)[0]))
+        reply = replies(app)[0]
+        assert reply.text and reply.text != app.session.backend.reply
+        assert app.session.conversation.turns[-1].text == reply.text
+        backend = app.session.backend
+        backend.tokens_per_second, backend.reply = 1000, "A short answer."
+        await send_and_wait(pilot, app, "Again", 2)
+        # ctrl+r answers the last message again, in place of its reply.
+        second = replies(app)[1]
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: idle(app) and len(replies(app)) == 2
+                       and replies(app)[1] is not second and bool(replies(app)[1].text))
+        assert len(app.session.conversation.turns) == 4
+        # ctrl+n: a new, empty chat.
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: not replies(app))
+        assert app.session.conversation.turns == []
+        # F1: every key with its binding id.
+        await pilot.press("f1")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+        text = str(app.screen.query_one("Static").render())
+        for binding_id in ("chat.stop", "chat.models", "prompt.send", "app.quit"):
+            assert binding_id in text
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is app.main_screen)
 
 
-async def pick(pilot, app: PyChatApp, query: str, gpu_layers: str, n_ctx: str) -> None:  # type: ignore[no-untyped-def]
-    """ctrl+o, type a filter, Tab to the gpu_layers and n_ctx fields, type them, Enter."""
+async def test_a_message_sent_while_loading_is_answered(tmp_path: Path) -> None:
+    backend = FakeBackend()
+    backend.load_gate.clear()
+    app = fake_app(tmp_path, backend)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.main_screen
+        # The UI is usable while the model loads: not covered, the message box focused.
+        assert not screen.loading and app.focused is screen.prompt
+        await type_and_send(pilot, "Hi there")
+        await wait_for(pilot, lambda: bool(replies(app))
+                       and "Waiting for the model" in note(replies(app)[0]))
+        backend.load_gate.set()
+        await wait_for(pilot, lambda: idle(app) and bool(replies(app)[0].text))
+        assert replies(app)[0].title == "one.gguf"
+
+
+async def pick(pilot, app: PyChatApp, query: str, gpu_layers: str, n_ctx: str, *,  # type: ignore[no-untyped-def]
+               keys: bool = True) -> None:
+    """ctrl+o, type a filter, Tab to the gpu_layers and n_ctx fields, type them, Enter.
+    With ``keys=False`` the fields are filled in directly (fewer ~70 ms key presses)."""
     await pilot.press("ctrl+o")
     await wait_for(pilot, lambda: isinstance(app.screen, ModelPicker))
     picker = app.screen
+    fields = [picker.query_one(f"#picker-{name}") for name in ("filter", "gpu", "ctx")]
+    if not keys:
+        for field, value in zip(fields, (query, gpu_layers, n_ctx), strict=True):
+            field.value = value
+        await pilot.pause()
+        assert len(picker.shown) == 1, [i.file_name for i in picker.shown]
+        await pilot.press("enter")
+        return
     for char in query:
         await pilot.press(char)
     assert len(picker.shown) == 1, [i.file_name for i in picker.shown]
     await pilot.press("tab", "tab")  # the list, then gpu_layers
-    assert app.focused is picker.query_one("#picker-gpu")
+    assert app.focused is fields[1]
     for char in gpu_layers:  # focusing selects the old value, typing replaces it
         await pilot.press(char)
     await pilot.press("tab")
-    assert app.focused is picker.query_one("#picker-ctx")
+    assert app.focused is fields[2]
     for char in n_ctx:
         await pilot.press(char)
     await pilot.press("enter")
 
 
-async def test_switch_models_in_the_picker_keys_only(write_config: Callable[[str], Path],
-                                                     model_dir: Path, demo_model: Path) -> None:
-    config = write_config(config_text(model_dir, default="tiny-gqa.gguf"))
-    app, _ = make_app(config)
+async def test_switch_models_in_the_picker_keys_only(tmp_path: Path) -> None:
+    app = fake_app(tmp_path, config="[sampling]\nmax_tokens = 24\n")
     async with app.run_test(size=SIZE) as pilot:
         screen = app.main_screen
-        await wait_for(pilot, lambda: screen.ready)
-        assert screen.status.model == "tiny-gqa.gguf"
+        await wait_for(pilot, lambda: ready(app))
         await send_and_wait(pilot, app, "first", 1)
-        await pick(pilot, app, "mha", "0", "512")
-        await wait_for(pilot, lambda: screen.ready and screen.status.model == "tiny-mha.gguf")
-        assert screen.spec.n_ctx == 512 and screen.status.n_ctx == 512
+        await pick(pilot, app, "two", "0", "512")
+        await wait_for(pilot, lambda: ready(app) and screen.status.model == "two.gguf")
+        assert screen.status.n_ctx == 512
+        assert app.focused is screen.prompt
         # History stays and the next reply comes from the new model.
         assert [m.text for m in screen.query(UserMessage)] == ["first"]
         await send_and_wait(pilot, app, "second", 2)
-        assert replies(app)[1].title == "tiny-mha.gguf"
-        # Now the real demo model at another gpu_layers and n_ctx.
-        await pick(pilot, app, "gemma", "4", "1024")
-        await wait_for(pilot, lambda: screen.ready and screen.status.model == demo_model.name)
-        offload = app.session.backend.can_offload
-        assert screen.spec.gpu_layers == (4 if offload else 0)  # a CPU build loads on the CPU
-        assert screen.status.n_ctx == 1024
-        assert str(screen.loader.query_one("#gpu-layers").value) == "4"
-        await send_and_wait(pilot, app, "third", 3)
-        assert replies(app)[2].title == demo_model.name
-        assert len(app.session.conversation.turns) == 6
-        saved = tomllib.loads(config.read_text())
-        assert saved["models"]["tiny-mha.gguf"]["n_ctx"] == 512
-        demo_saved = saved["models"][demo_model.name]
-        assert (demo_saved["gpu_layers"], demo_saved["n_ctx"]) == (4, 1024)
-        assert demo_saved["chat_format"] == "gemma"
+        assert replies(app)[1].title == "two.gguf"
+        saved = tomllib.loads(app.session.config.path.read_text())
+        assert saved["models"]["two.gguf"]["n_ctx"] == 512
         assert saved["sampling"]["max_tokens"] == 24  # the rest of the file survives
 
 
-async def test_twenty_picker_switches_leave_no_widgets_behind(
-        write_config: Callable[[str], Path], model_dir: Path) -> None:
+@pytest.mark.slow  # a soak run: ~9 s of picker round trips
+async def test_picker_switches_leave_no_widgets_behind(tmp_path: Path) -> None:
     """Each switch opens and closes the picker and rebuilds the footer; before the fixes in
     ui/footer.py the dead footer keys and style caches kept 14 MiB after 20 switches."""
     import gc
 
-    import psutil
     from textual._styles_cache import StylesCache
     from textual.dom import DOMNode
 
@@ -208,136 +230,128 @@ async def test_twenty_picker_switches_leave_no_widgets_behind(
         return (sum(isinstance(o, DOMNode) for o in objects),
                 sum(type(o) is StylesCache for o in objects))
 
-    app, _ = make_app(write_config(config_text(model_dir, default="tiny-gqa.gguf")))
+    app = fake_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         screen = app.main_screen
-        await wait_for(pilot, lambda: screen.ready)
-        async def switch_to(query: str) -> None:
-            await pick(pilot, app, query, "0", "512")
-            await wait_for(pilot, lambda: screen.ready and query[-3:] in screen.status.model)
+        await wait_for(pilot, lambda: ready(app))
 
-        for name in ("mha", "y-gqa"):  # warm up: first opens build what stays
+        async def switch_to(name: str) -> None:
+            await pick(pilot, app, name, "0", "512", keys=False)
+            await wait_for(pilot, lambda: ready(app) and screen.status.model == f"{name}.gguf")
+
+        for name in ("two", "one"):  # warm up: first opens build what stays
             await switch_to(name)
         await pilot.pause(0.2)
-        nodes, caches = alive()
-        rss = psutil.Process().memory_info().rss
-        for i in range(20):
-            await switch_to("mha" if i % 2 == 0 else "y-gqa")
+        before = alive()
+        for i in range(10):  # each leaked 18 footer keys before the fix: 10 show it
+            await switch_to("two" if i % 2 == 0 else "one")
         await pilot.pause(0.2)
-        growth = psutil.Process().memory_info().rss - rss
-        print(f"\nRSS growth over 20 picker switches (tiny models): {growth / 2**20:.1f} MiB")
-        assert alive() == (nodes, caches)
-        assert growth < 10 * 2**20
+        assert alive() == before
 
 
-async def test_corrupt_model_rolls_back_to_the_previous_one(
-        write_config: Callable[[str], Path], model_dir: Path) -> None:
-    app, seen = make_app(write_config(config_text(model_dir, default="tiny-gqa.gguf")))
+async def test_loader_reload_and_a_failed_switch_that_rolls_back(tmp_path: Path) -> None:
+    backend = FakeBackend()
+    backend.refuse["two.gguf"] = "llama.cpp could not load two.gguf: tensor data corrupted"
+    app = fake_app(tmp_path, backend)
+    seen: list[Message] = []
     async with app.run_test(size=SIZE, message_hook=seen.append) as pilot:
         screen = app.main_screen
-        await wait_for(pilot, lambda: screen.ready)
-        await pilot.press("ctrl+o")
-        await wait_for(pilot, lambda: isinstance(app.screen, ModelPicker))
-        for char in "corrupt":
-            await pilot.press(char)
+        await wait_for(pilot, lambda: ready(app))
+        # The loader pane reloads the current model with another n_ctx (its fields are
+        # reached with Tab; test_switch_models_in_the_picker_keys_only walks with Tab).
+        field = screen.loader.query_one("#n-ctx")
+        field.focus()
+        field.value = "768"
         await pilot.press("enter")
-        await wait_for(pilot, lambda: screen.ready and not screen.load_in_progress
-                       and "restored" in str(screen.loader.query_one("#load-state").render()))
-        assert screen.status.model == "tiny-gqa.gguf"
-        errors = [m.error.message for m in seen if isinstance(m, ModelLoadFailed)]
-        assert any("could not load corrupt.gguf" in e and "corrupted" in e for e in errors)
+        await wait_for(pilot, lambda: ready(app) and screen.status.n_ctx == 768)
+        saved = tomllib.loads(app.session.config.path.read_text())
+        assert saved["models"]["one.gguf"]["n_ctx"] == 768
+        # A model llama.cpp refuses: the error is shown and the previous model comes back.
+        await pick(pilot, app, "two", "0", "512", keys=False)
+        state = screen.loader.query_one("#load-state")
+        await wait_for(pilot, lambda: ready(app) and "restored" in str(state.render()))
+        assert screen.status.model == "one.gguf" and screen.status.n_ctx == 768
+        assert ("Model error", "llama.cpp could not load two.gguf: tensor data corrupted"
+                ) in notifications(seen)
         await send_and_wait(pilot, app, "still there?", 1)
-        assert replies(app)[0].title == "tiny-gqa.gguf"
+        assert replies(app)[0].title == "one.gguf"
 
 
 async def test_a_start_up_model_that_fails_is_replaced(
-        write_config: Callable[[str], Path], model_dir: Path, demo_model: Path) -> None:
-    """The model named in the config is corrupt: the user still gets a model (the demo),
-    is told which one failed and why, and a message typed meanwhile is answered."""
-    app, seen = make_app(write_config(config_text(model_dir, default="corrupt.gguf")))
-    async with app.run_test(size=SIZE, message_hook=seen.append) as pilot:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The model named at start is broken: the user still gets a model (another one here;
+    the demo model when it is installed, see test_app_real), is told which one failed and
+    why, and a message typed meanwhile is answered."""
+    monkeypatch.setattr("pychat.engine.demo.demo_installed", lambda: False)
+    backend = FakeBackend()
+    backend.refuse["one.gguf"] = "llama.cpp could not load one.gguf: bad"
+    app = fake_app(tmp_path, backend)
+    async with app.run_test(size=SIZE) as pilot:
         screen = app.main_screen
         await type_and_send(pilot, "hello")
-        await wait_for(pilot, lambda: screen.ready)
-        assert screen.status.model == demo_model.name
-        state = str(screen.loader.query_one("#load-state").render())
-        assert "corrupt.gguf did not load" in state
-        assert any(isinstance(m, ModelLoadFailed) and m.path.name == "corrupt.gguf"
-                   for m in seen)
-        await wait_for(pilot, lambda: screen._cancel is None and len(replies(app)) == 1
-                       and bool(replies(app)[0].text))
-        assert replies(app)[0].title == demo_model.name
+        await wait_for(pilot, lambda: ready(app) and idle(app) and bool(replies(app)[0].text))
+        assert screen.status.model == "two.gguf"
+        assert "one.gguf did not load" in str(screen.loader.query_one("#load-state").render())
+        assert replies(app)[0].title == "two.gguf"
 
 
-async def test_loader_pane_reload_with_new_n_ctx(write_config: Callable[[str], Path],
-                                                 model_dir: Path) -> None:
-    config = write_config(config_text(model_dir, default="tiny-gqa.gguf"))
-    app, _ = make_app(config)
-    async with app.run_test(size=SIZE) as pilot:
-        screen = app.main_screen
-        await wait_for(pilot, lambda: screen.ready)
-        field = screen.loader.query_one("#n-ctx")
-        while app.focused is not field:
-            await pilot.press("tab")
-        for char in "768":
-            await pilot.press(char)
-        await pilot.press("enter")
-        await wait_for(pilot, lambda: screen.ready and screen.status.n_ctx == 768)
-        assert tomllib.loads(config.read_text())["models"]["tiny-gqa.gguf"]["n_ctx"] == 768
-
-
-async def test_broken_config_still_opens_with_defaults(write_config: Callable[[str], Path],
-                                                       demo_model: Path) -> None:
-    config = write_config("[sampling]\ntemperature = 'hot'\n")
-    before = config.read_text()
-    app, seen = make_app(config)
+async def test_a_broken_config_opens_with_defaults_and_says_so(tmp_path: Path) -> None:
+    app = fake_app(tmp_path, config="[sampling]\ntemperature = 'hot'\n")
+    path = app.session.config.path
+    before = path.read_text()
+    seen: list[Message] = []
     async with app.run_test(size=SIZE, message_hook=seen.append) as pilot:
-        await wait_for(pilot, lambda: app.main_screen.ready)
-        assert app.session.loaded.config.sampling.temperature == 0.7
-    assert config.read_text() == before
-    assert app.session.loaded.errors and "sampling.temperature" in app.session.loaded.errors[0]
+        await wait_for(pilot, lambda: ready(app))
+        assert app.session.sampling.temperature == 0.7
+        titles = [title for title, _ in notifications(seen)]
+        assert "Config file has errors — running on defaults" in titles
+        # No GPU (the fake NVML finds no library): the VRAM pane says why, and shows RAM.
+        meter = app.main_screen.vram
+        await wait_for(pilot, lambda: meter.last is not None)
+        text = str(meter.query_one("#vram-text").render())
+        assert "no NVIDIA GPU — NVML library not found" in text and "RSS" in text
+    assert path.read_text() == before
 
 
-async def test_new_chat_regenerate_and_help(write_config: Callable[[str], Path],
-                                            model_dir: Path) -> None:
-    app, _ = make_app(write_config(config_text(model_dir, default="tiny-gqa.gguf")))
-    async with app.run_test(size=SIZE) as pilot:
-        screen = app.main_screen
-        await wait_for(pilot, lambda: screen.ready)
-        await send_and_wait(pilot, app, "one", 1)
-        await pilot.press("ctrl+r")
-        await wait_for(pilot, lambda: screen._cancel is None and len(replies(app)) == 1
-                       and app.session.conversation.turns[-1]["role"] == "assistant")
-        assert len(app.session.conversation.turns) == 2
-        await pilot.press("ctrl+n")
-        await wait_for(pilot, lambda: not replies(app))
-        assert app.session.conversation.turns == []
-        await pilot.press("f1")
-        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
-        text = str(app.screen.query_one("Static").render())
-        for binding_id in ("chat.stop", "chat.models", "prompt.send", "app.quit"):
-            assert binding_id in text
-        await pilot.press("escape")
-        await wait_for(pilot, lambda: app.screen is screen)
+async def test_failing_workers_are_reported_and_leave_the_app_working(tmp_path: Path) -> None:
+    """Each worker fails once (RuntimeError, MemoryError and KeyError each go through the
+    session in test_session.py); after each the user is told and the chat goes on."""
+    board = FakeGpu(name="Fake H100")
+    backend = FakeBackend()
+    app = fake_app(tmp_path, backend, nvml=FakeNvml([board]))
+    app.main_screen.VRAM_POLL_SECONDS = 0.05
+    seen: list[Message] = []
+    async with app.run_test(size=SIZE, message_hook=seen.append) as pilot:
+        await wait_for(pilot, lambda: ready(app) and app.main_screen.vram.last is not None)
+        # The reply worker: the reply is closed as an error, the traceback is in the log.
+        backend.stream_error, backend.fail_after = MemoryError(), 2
+        await type_and_send(pilot, "Hello")
+        await wait_for(pilot, lambda: idle(app) and "⚠ error" in note(replies(app)[0]))
+        assert note(replies(app)[0]).startswith("⚠ error: MemoryError")
+        assert "Reply failed" in [title for title, _ in notifications(seen)]
+        assert any("Traceback" in str(line) for line in app.main_screen.log_pane.history)
+        await send_and_wait(pilot, app, "Again", 2)
+        board.fault = KeyError("nvml")
+        await wait_for(pilot, lambda: "VRAM monitor stopped" in dict(notifications(seen)))
+        backend.load_error = RuntimeError("load broke")
+        await pick(pilot, app, "two", "0", "512", keys=False)
+        await wait_for(pilot, lambda: "Model load failed" in dict(notifications(seen)))
+        await wait_for(pilot, lambda: ready(app) and app.main_screen.status.model == "one.gguf")
+
+        def broken(*args: object) -> None:
+            raise MemoryError
+
+        app.session.library.listing = broken  # type: ignore[method-assign]
+        await pilot.press("ctrl+o")
+        await wait_for(pilot, lambda: "Could not list the models" in dict(notifications(seen)))
+        assert app.screen is app.main_screen
+        await send_and_wait(pilot, app, "Still fine?", 3)
 
 
-async def test_vram_pane_with_a_gpu_reported_by_nvml(write_config: Callable[[str], Path],
-                                                     model_dir: Path) -> None:
-    monitor = GpuMonitor(FakeNvml([FakeGpu(name="Fake H100")]))
-    app, _ = make_app(write_config(config_text(model_dir, default="tiny-gqa.gguf")),
-                      monitor=monitor)
+async def test_vram_pane_with_a_gpu_reported_by_nvml(tmp_path: Path) -> None:
+    app = fake_app(tmp_path, nvml=FakeNvml([FakeGpu(name="Fake H100")]))
     async with app.run_test(size=SIZE) as pilot:
         meter = app.main_screen.vram
         await wait_for(pilot, lambda: meter.last is not None)
         text = str(meter.query_one("#vram-text").render())
         assert "Fake H100" in text and "used 2.0 GiB / 24.0 GiB" in text
-
-
-async def test_vram_pane_without_gpu_says_why(write_config: Callable[[str], Path],
-                                              model_dir: Path) -> None:
-    app, _ = make_app(write_config(config_text(model_dir, default="tiny-gqa.gguf")))
-    async with app.run_test(size=SIZE) as pilot:
-        meter = app.main_screen.vram
-        await wait_for(pilot, lambda: meter.last is not None)
-        text = str(meter.query_one("#vram-text").render())
-        assert "no NVIDIA GPU" in text and "RSS" in text

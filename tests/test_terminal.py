@@ -76,8 +76,9 @@ def test_real_session_output_renders_the_same_with_and_without_the_filter(
     config.write_text('[sampling]\nmax_tokens = 150\nseed = 3\n')
     env = (f"TEXTUAL_DRIVER=tests.recording_driver:RecordingDriver PYCHAT_RECORD={record} "
            f"PYTHONPATH={REPO}")
+    exit_file = tmp_path / "exit-code"
     tmux = Tmux(f"cd {tmp_path} && env {env} {sys.executable} -m pychat --config {config};"
-                " sleep 30", cols=100, rows=30)
+                f" echo $? > {exit_file}; sleep 30", cols=100, rows=30)
     try:
         tmux.wait_for(lambda s: "│ ready" in s and "Send" in s)
         tmux.keys("Write a list of three colours with a line on each", "Enter")
@@ -93,8 +94,9 @@ def test_real_session_output_renders_the_same_with_and_without_the_filter(
         time.sleep(0.5)
         tmux.keys("C-q")
         deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and "sleep" not in tmux.screen():
-            time.sleep(0.1)
+        while time.monotonic() < deadline and not exit_file.exists():
+            time.sleep(0.05)
+        assert exit_file.read_text().strip() == "0"
     finally:
         tmux.close()
 

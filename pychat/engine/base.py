@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol, TypedDict
 
 from pychat.config import Sampling
+from pychat.text import inert_line
 
 SamplingParams = Sampling
 """Sampling settings are the config's own typed table."""
@@ -37,8 +38,8 @@ class LoadSpec:
 
     @property
     def name(self) -> str:
-        """The model's file name, used as its display name and config key."""
-        return self.path.name
+        """The model's file name, as shown (the config key is ``path.name``)."""
+        return inert_line(self.path.name)
 
 
 @dataclass
@@ -108,22 +109,56 @@ class ChatStream:
 
 
 class Backend(Protocol):
-    """A source of chat replies (local llama.cpp now, remote HTTP later)."""
+    """A source of chat replies: local llama.cpp now, a remote server later, a fake in tests.
 
-    can_offload: bool
-    """True when this backend can put layers on a GPU."""
+    Capabilities are flags, never ``isinstance`` checks. Implementations are not expected
+    to be thread-safe for concurrent calls from several threads, except ``close`` and
+    ``shutdown``, which wait for a call in progress; the session calls the rest from one
+    worker thread at a time.
+    """
+
     reports_vram: bool
-    """True when the VRAM the model takes can be measured for this backend."""
+    """True when the VRAM a loaded model takes can be measured (a local GPU backend)."""
+    show_debug: bool
+    """Pass the engine's debug lines to the log callback too."""
+    ignore_eos: bool
+    """Benchmarks only: generate until ``max_tokens`` whatever the model's end of turn."""
 
     @property
-    def loaded(self) -> LoadedModel | None: ...
+    def can_offload(self) -> bool:
+        """True when this backend can put layers on a GPU."""
+        ...
 
-    def load(self, spec: LoadSpec, progress: ProgressCallback | None = None) -> LoadedModel: ...
+    @property
+    def loaded(self) -> LoadedModel | None:
+        """The model in memory, if any."""
+        ...
 
-    def close(self) -> None: ...
+    def set_log_callback(self, log: LogCallback) -> None:
+        """Send the engine's log lines to ``log`` (from any thread)."""
+        ...
+
+    def load(self, spec: LoadSpec, progress: ProgressCallback | None = None) -> LoadedModel:
+        """Load ``spec`` in place of the current model. Raises ModelError."""
+        ...
+
+    def close(self) -> None:
+        """Free the current model now."""
+        ...
+
+    def shutdown(self, timeout: float = 2.0) -> None:
+        """Free everything; wait at most ``timeout`` seconds for a call in progress."""
+        ...
+
+    def count_tokens(self, messages: list[ChatMessage]) -> int:
+        """Prompt tokens ``messages`` take with the loaded model's format."""
+        ...
 
     def stream_chat(self, messages: list[ChatMessage], sampling: SamplingParams,
-                    cancel: threading.Event | None = None) -> ChatStream: ...
+                    cancel: threading.Event | None = None) -> ChatStream:
+        """Start a reply: iterate the result for text pieces, then read its ``stats``.
 
-    def astream_chat(self, messages: list[ChatMessage], sampling: SamplingParams,
-                     cancel: threading.Event | None = None) -> AsyncIterator[str]: ...
+        Raises (at the first piece at the latest) ContextOverflowError when the messages
+        cannot fit, GenerationError when the engine fails.
+        """
+        ...

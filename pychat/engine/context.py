@@ -54,10 +54,22 @@ def fit_messages(
         else:
             lo = mid + 1
     if best is None:
-        raise ContextOverflowError(
-            f"The message needs {count_tokens(candidate(starts[-1]))} tokens but only "
-            f"{budget} fit in the context window; shorten it or load the model with a "
-            "larger n_ctx."
-        )
+        raise _overflow(system, candidate(starts[-1]), count_tokens, budget)
     start, count = best
     return candidate(start), start - len(system), count
+
+
+def _overflow(system: list[ChatMessage], newest: list[ChatMessage],
+              count_tokens: Callable[[list[ChatMessage]], int],
+              budget: int) -> ContextOverflowError:
+    """The error for a prompt that cannot fit: it names the part that is too long."""
+    if system:
+        alone = count_tokens([*system, {"role": "user", "content": ""}])
+        if alone > budget:
+            return ContextOverflowError(
+                f"The system prompt alone needs {alone} tokens but only {budget} fit in "
+                "the context window (the rest is kept for the reply); shorten the system "
+                "prompt or load the model with a larger n_ctx.", part="system")
+    return ContextOverflowError(
+        f"The message needs {count_tokens(newest)} tokens but only {budget} fit in the "
+        "context window; shorten it or load the model with a larger n_ctx.")

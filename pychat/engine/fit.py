@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pychat.config import AUTO
 from pychat.engine.models import ModelInfo
 
 MiB = 1024 * 1024
@@ -87,3 +88,20 @@ def auto_gpu_layers(info: ModelInfo, n_ctx: int, free_bytes: int,
         else:
             break
     return best
+
+
+def resolve_gpu_layers(info: ModelInfo | None, gpu_layers: int | str, n_ctx: int,
+                       can_offload: bool, free_vram: int | None) -> int:
+    """The one place "auto" becomes a layer count (loads, the picker, ``pychat models``).
+
+    Without GPU support in the backend everything runs on the CPU (0). ``auto`` with no
+    readable GPU, or with a model whose header could not be read, also stays on the CPU.
+    ``n_ctx`` 0 means the model's training length.
+    """
+    if not can_offload:
+        return 0
+    if gpu_layers != AUTO:
+        return int(gpu_layers)
+    if free_vram is None or info is None or not info.ok:
+        return 0
+    return auto_gpu_layers(info, n_ctx or info.context_length, free_vram)

@@ -38,33 +38,29 @@ class StopMatcher:
         return out
 
 
+CHAT_FORMATS = {
+    "llama-2": "format_llama2", "llama-3": "format_llama3", "alpaca": "format_alpaca",
+    "qwen": "format_qwen", "vicuna": "format", "oasst_llama": "format_oasst_llama",
+    "baichuan-2": "format_baichuan2", "baichuan": "format_baichuan",
+    "openbuddy": "format_openbuddy", "redpajama-incite": "format_redpajama_incite",
+    "snoozy": "format_snoozy", "phind": "format_phind", "intel": "format_intel",
+    "open-orca": "format_open_orca", "mistrallite": "format_mistrallite",
+    "zephyr": "format_zephyr", "pygmalion": "format_pygmalion", "chatml": "format_chatml",
+    "mistral-instruct": "format_mistral_instruct", "chatglm3": "format_chatglm3",
+    "openchat": "format_openchat", "saiga": "format_saiga", "gemma": "format_gemma",
+}
+"""``chat_format`` names → llama-cpp-python's public prompt formatters (module
+``llama_chat_format``). Its registry of names holds completion handlers that wrap these
+functions; we build the prompt and drive generation ourselves, so we need the functions."""
+
+
 def named_formatter(name: str) -> Any:
-    """The prompt formatter llama-cpp-python registered under ``name``."""
+    """The prompt formatter llama-cpp-python provides for ``name``. Raises ModelError."""
     from llama_cpp import llama_chat_format as lcf
 
-    registry = lcf.LlamaChatCompletionHandlerRegistry()
-    try:
-        handler = registry.get_chat_completion_handler_by_name(name)
-    except Exception:  # noqa: BLE001 - the library raises its own exception class here
-        handler = None
-    # Registered formats wrap a plain formatter function; we need the function itself
-    # to build the prompt and drive generation ourselves.
-    cells = dict(zip(getattr(getattr(handler, "__code__", None), "co_freevars", ()),
-                     (c.cell_contents for c in getattr(handler, "__closure__", None) or ()),
-                     strict=False))
-    formatter = cells.get("chat_formatter")
+    formatter = getattr(lcf, CHAT_FORMATS.get(name, ""), None)
     if formatter is None:
-        names = ", ".join(sorted(available_chat_formats()))
-        raise ModelError(f"Unknown chat_format '{name}'. Known formats: {names}")
+        known = ", ".join(sorted(CHAT_FORMATS))
+        raise ModelError(f"Unknown chat_format '{name}'. Known formats: {known}")
     return formatter
 
-
-def available_chat_formats() -> list[str]:
-    """Names accepted by the ``chat_format`` setting."""
-    from llama_cpp import llama_chat_format as lcf
-
-    registry = lcf.LlamaChatCompletionHandlerRegistry()
-    return [name for name in registry._chat_handlers if name not in {
-        "functionary", "functionary-v1", "functionary-v2", "chatml-function-calling",
-        "llava-1-5", "llava-1-6", "moondream2", "nanollava", "llama-3-vision-alpha",
-        "minicpm-v-2.6", "qwen2.5-vl", "gemma3"}]

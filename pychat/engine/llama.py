@@ -4,6 +4,12 @@ One ``Llama`` object is not thread-safe, so every call on it (load, tokenize, ge
 close) happens under one lock. Replies are generated with ``Llama.generate`` and decoded
 one token at a time: llama-cpp-python's own streaming API re-decodes the whole reply on
 every token, which slows long replies down.
+
+Reproducible seeds: ``generate`` reuses the cached prefix of the last prompt and evaluates
+only the rest, in a smaller batch whose logits differ slightly from a whole-prompt
+evaluation, so the same seed could give another reply on the next call (measured on an AMD
+EPYC, 3 of 3 calls). With ``seed >= 0`` the cache is dropped first and the whole prompt is
+evaluated, as in a fresh process; with ``seed = -1`` the cache is kept (faster replies).
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,12 +42,10 @@ from pychat.engine.base import (
 )
 from pychat.engine.context import fit_messages, reply_reserve
 from pychat.engine.formats import StopMatcher, named_formatter
-from pychat.engine.streams import threaded_aiter
 from pychat.errors import GenerationError, ModelError
+from pychat.instrument import ignore_eos_requested
 
 GGUF_MAGIC = b"GGUF"
-# Control characters a model may emit would reach the terminal as escape sequences.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _DEFAULT_SEED = 0xFFFFFFFF  # LLAMA_DEFAULT_SEED: a fresh random seed
 _CONTROL_ATTR = 1 << 3  # LLAMA_TOKEN_ATTR_CONTROL
 
@@ -111,10 +115,13 @@ class LlamaBackend:
         self.show_debug = False
         """Pass llama.cpp's debug lines on too (``pychat --debug``): a load logs ~1200
         of them, and handing each to the UI slowed loads in the app by half."""
+        self.ignore_eos = ignore_eos_requested()
+        """Benchmarks only: generate until max_tokens, past the model's end of turn."""
         self._lock = threading.RLock()
         self._llm: Any = None
         self._loaded: LoadedModel | None = None
         self._formatter: Any = None
+        self._vocab: Any = None
         self._merge_system = False
         self._stop_ids: set[int] = set()
         self._recent_errors: deque[str] = deque(maxlen=8)
@@ -151,6 +158,12 @@ class LlamaBackend:
         """The model in memory, if any."""
         return self._loaded
 
+    @property
+    def llama(self) -> Any:
+        """The ``llama_cpp.Llama`` in use (None without a model): for benchmarks and tests
+        that compare against raw llama.cpp. Calls on it must not overlap ours."""
+        return self._llm
+
     def close(self) -> None:
         """Free the model and its context now (``del`` alone is not enough)."""
         with self._lock:
@@ -159,6 +172,7 @@ class LlamaBackend:
                 self._llm = None
                 self._loaded = None
                 self._formatter = None
+                self._vocab = None
                 _return_freed_memory()
 
     def shutdown(self, timeout: float = 2.0) -> None:
@@ -208,12 +222,14 @@ class LlamaBackend:
             finally:
                 logs.set_progress_listener(None)
             llm.verbose = False  # no per-request prints on stderr from here on
+            vocab = llama_cpp.llama_model_get_vocab(llm.model)
             try:
-                formatter, label, merge_system = self._make_formatter(llm, spec)
+                formatter, label, merge_system = self._make_formatter(llm, vocab, spec)
             except ModelError:
                 llm.close()
                 raise
             self._llm, self._formatter, self._merge_system = llm, formatter, merge_system
+            self._vocab = vocab
             self._stop_ids = {llm.token_eos()}
             n_layer = int(llama_cpp.llama_model_n_layer(llm.model))
             offloaded = 0
@@ -241,7 +257,14 @@ class LlamaBackend:
             hint = f" — try fewer GPU layers than {spec.gpu_layers} or a smaller n_ctx"
         return f"llama.cpp could not load {spec.name}: {reason}{hint}"
 
-    def _make_formatter(self, llm: Any, spec: LoadSpec) -> tuple[Any, str, bool]:
+    def _token_text(self, vocab: Any, token: int) -> str:
+        import llama_cpp
+
+        if token < 0:
+            return ""
+        return llama_cpp.llama_vocab_get_text(vocab, token).decode("utf-8", errors="replace")
+
+    def _make_formatter(self, llm: Any, vocab: Any, spec: LoadSpec) -> tuple[Any, str, bool]:
         """Pick the prompt format: setting > GGUF template > architecture guess."""
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
@@ -249,10 +272,9 @@ class LlamaBackend:
         template = llm.metadata.get("tokenizer.chat_template")
         if not name and template:
             eos, bos = llm.token_eos(), llm.token_bos()
-            text = llm._model.token_get_text
             formatter = Jinja2ChatFormatter(
-                template=template, eos_token=text(eos) if eos >= 0 else "",
-                bos_token=text(bos) if bos >= 0 else "", stop_token_ids=[eos],
+                template=template, eos_token=self._token_text(vocab, eos),
+                bos_token=self._token_text(vocab, bos), stop_token_ids=[eos],
             )
             return formatter, "GGUF template", False
         if not name:
@@ -263,6 +285,12 @@ class LlamaBackend:
         return named_formatter(name), name, name == "gemma"
 
     # ------------------------------------------------------------------ prompts
+
+    def prompt_tokens(self, messages: list[ChatMessage]) -> list[int]:
+        """The prompt tokens for ``messages`` in the loaded model's format."""
+        with self._lock:
+            self._require_model()
+            return self._prompt_tokens(messages)[0]
 
     def _prompt_tokens(self, messages: list[ChatMessage]) -> tuple[list[int], list[str]]:
         """Format and tokenize ``messages``; return (tokens, stop strings)."""
@@ -280,7 +308,7 @@ class LlamaBackend:
             raise GenerationError(f"The model's chat template failed: {exc}") from exc
         prompt: str = result.prompt
         bos = llm.token_bos()
-        starts_with_bos = bos >= 0 and prompt.startswith(llm._model.token_get_text(bos))
+        starts_with_bos = bos >= 0 and prompt.startswith(self._token_text(self._vocab, bos))
         add_bos = not (result.added_special or starts_with_bos)
         tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=add_bos, special=True)
         stops = result.stop or []
@@ -288,9 +316,7 @@ class LlamaBackend:
 
     def count_tokens(self, messages: list[ChatMessage]) -> int:
         """Prompt tokens ``messages`` would take with the loaded model's format."""
-        with self._lock:
-            self._require_model()
-            return len(self._prompt_tokens(messages)[0])
+        return len(self.prompt_tokens(messages))
 
     def _require_model(self) -> Any:
         if self._llm is None:
@@ -348,11 +374,16 @@ class LlamaBackend:
             stats.prompt_tokens, stats.dropped_messages = len(tokens), dropped
             room = n_ctx - len(tokens)
             limit = min(room, sampling.max_tokens) if sampling.max_tokens > 0 else room
-            llm.set_seed(sampling.seed if sampling.seed >= 0 else _DEFAULT_SEED)
-            vocab = llm._model.vocab
+            if sampling.seed >= 0:
+                llm.reset()  # evaluate the whole prompt: the same seed, the same reply
+                llm.set_seed(sampling.seed)
+            else:
+                llm.set_seed(_DEFAULT_SEED)
+            vocab = self._vocab
+            ignore_eos = self.ignore_eos
             buffer = ctypes.create_string_buffer(256)
             decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-            matcher = StopMatcher(stop_texts)
+            matcher = StopMatcher([] if ignore_eos else stop_texts)
             tokens_out = llm.generate(
                 tokens, top_k=sampling.top_k, top_p=sampling.top_p,
                 temp=sampling.temperature, repeat_penalty=sampling.repeat_penalty,
@@ -367,13 +398,14 @@ class LlamaBackend:
                         stats.time_to_first_token = first_at - requested
                     # A control token (end or start of a turn) inside a reply means the
                     # model is done, even when the template names no stop for it.
-                    if (token in stop_ids or llama_cpp.llama_vocab_is_eog(vocab, token)
+                    if not ignore_eos and (
+                            token in stop_ids or llama_cpp.llama_vocab_is_eog(vocab, token)
                             or llama_cpp.llama_vocab_get_attr(vocab, token) & _CONTROL_ATTR):
                         stats.finish_reason = "stop"
                         break
                     stats.completion_tokens += 1
                     piece = decoder.decode(self._piece(vocab, token, buffer))
-                    text, hit = matcher.push(_CONTROL.sub("", piece) if piece else piece)
+                    text, hit = matcher.push(piece)
                     if text:
                         yield text
                     if hit:
@@ -393,9 +425,3 @@ class LlamaBackend:
             finally:
                 tokens_out.close()
                 stats.decode_seconds = max(last_at - first_at, 0.0)
-
-    def astream_chat(self, messages: list[ChatMessage], sampling: SamplingParams,
-                     cancel: threading.Event | None = None) -> AsyncIterator[str]:
-        """The same reply as ``stream_chat``, as an async iterator (runs in a thread)."""
-        return threaded_aiter(self.stream_chat(messages, sampling, cancel),
-                               cancel or threading.Event())

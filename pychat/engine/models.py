@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pychat.errors import ModelError
+from pychat.text import inert_line
 
 _SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?",
             10: "<Q", 11: "<q", 12: "<d"}
@@ -59,7 +60,8 @@ class ModelInfo:
 
     @property
     def file_name(self) -> str:
-        return self.path.name
+        """The file's name, safe to show."""
+        return inert_line(self.path.name)
 
     def describe(self) -> str:
         """One line for lists: architecture, size, quantisation, layers, context."""
@@ -168,7 +170,7 @@ def read_model_info(path: Path) -> ModelInfo:
     except OSError as exc:
         info.error = f"cannot read: {exc.strerror or exc}"
     except (ValueError, struct.error, OverflowError, MemoryError) as exc:
-        info.error = f"not a valid GGUF file ({exc})"
+        info.error = inert_line(f"not a valid GGUF file ({exc})")
     return info
 
 
@@ -187,8 +189,8 @@ def _parse(reader: _Reader, info: ModelInfo, gguf: Any) -> None:
         value = reader.value(kind, keep=keep or kind != _STRING)
         kv[key] = value
     arch = str(kv.get("general.architecture", ""))
-    info.architecture = arch
-    info.name = str(kv.get("general.name", ""))
+    info.architecture = inert_line(arch)  # shown in lists: strings from the file are inert
+    info.name = inert_line(str(kv.get("general.name", "")))
     info.file_type = _file_type_name(kv.get("general.file_type"))
     info.n_layer = int(kv.get(f"{arch}.block_count", 0))
     info.context_length = int(kv.get(f"{arch}.context_length", 0))

@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
 from pychat.engine.base import GenerationStats
 
 if TYPE_CHECKING:
-    from textual.widgets import Markdown
-    from textual.widgets._markdown import MarkdownStream
+    from textual.widgets.markdown import Markdown, MarkdownStream
 
 
 def import_markdown() -> None:
     """Import the Markdown renderers (~50 ms: markdown-it, pygments). Not needed for the
     first paint, so the main screen calls this in a worker right after it."""
     import rich.markdown  # noqa: F401
-    import textual.widgets._markdown  # noqa: F401
+    import textual.widgets.markdown  # noqa: F401
 
 
 class UserMessage(Static):
@@ -71,15 +71,20 @@ class AssistantMessage(Vertical):
         self._segment_text = ""
         self._segment: Markdown | None = None
         self._stream: MarkdownStream | None = None
+        self._title = Static(title, classes="title", markup=False)
         self._note = Static("", classes="note", markup=False)
 
-    def compose(self):  # type: ignore[no-untyped-def]
-        yield Static(self.title, classes="title", markup=False)
+    def compose(self) -> ComposeResult:
+        yield self._title
         yield self._note
 
     def set_note(self, text: str) -> None:
         """Show a line under the reply (waiting, stopped, error, stats)."""
         self._note.update(text)
+
+    def set_title(self, title: str) -> None:
+        self.title = title
+        self._title.update(title)
 
     @property
     def content_height(self) -> int:
@@ -92,9 +97,10 @@ class AssistantMessage(Vertical):
         self.text += text
         while text:
             if self._stream is None:
-                from textual.widgets import Markdown
+                from textual.widgets.markdown import Markdown
 
-                self._segment = Markdown()
+                # A link in a reply is shown, never opened: the model wrote it.
+                self._segment = Markdown(open_links=False)
                 await self.mount(self._segment, before=self._note)
                 self._stream = Markdown.get_stream(self._segment)
                 self._segment_text = ""
@@ -123,7 +129,9 @@ class AssistantMessage(Vertical):
 
         await self._stream.stop()
         self._stream = None
-        frozen = Static(RichMarkdown(self._segment_text.rstrip("\n")), classes="segment")
+        # hyperlinks=False: links become "text (url)", not OSC 8 links a terminal opens.
+        markdown = RichMarkdown(self._segment_text.rstrip("\n"), hyperlinks=False)
+        frozen = Static(markdown, classes="segment")
         await self.mount(frozen, before=self._segment)
         await self._segment.remove()
         self._segment = None
@@ -145,38 +153,49 @@ RESERVE_LINES = 12
 class ChatPane(VerticalScroll):
     """Scrolls the conversation; stays at the bottom while a reply streams.
 
-    Textual repaints the whole pane whenever its content height changes, so a reply that
-    grew one line at a time would repaint every visible line for every new line of text —
-    most of the bytes an SSH link carries while streaming. A streaming reply therefore
-    grows in steps of ``RESERVE_LINES`` blank lines, and between steps only the lines that
-    changed are sent.
+    Replies are found by the session's reply id. Textual repaints the whole pane whenever
+    its content height changes, so a reply that grew one line at a time would repaint every
+    visible line for every new line of text — most of the bytes an SSH link carries while
+    streaming. A streaming reply therefore grows in steps of ``RESERVE_LINES`` blank lines,
+    and between steps only the lines that changed are sent.
     """
 
     # Not focusable: Tab moves between the message box and the loader's fields, and
     # PageUp / PageDown (screen bindings) scroll the conversation from anywhere.
     can_focus = False
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.border_title = "Chat"
+        self.replies: dict[int, AssistantMessage] = {}
         self._growing: AssistantMessage | None = None
 
     def on_mount(self) -> None:
         self.anchor()
 
-    async def add_user(self, text: str) -> UserMessage:
-        message = UserMessage(text)
-        await self.mount(message)
-        return message
+    async def add_user(self, text: str) -> None:
+        await self.mount(UserMessage(text))
 
-    async def start_reply(self, title: str) -> AssistantMessage:
+    async def start_reply(self, reply_id: int, title: str) -> None:
         reply = AssistantMessage(title)
+        self.replies[reply_id] = reply
         await self.mount(reply)
         self.anchor()
-        return reply
 
-    def follow(self, reply: AssistantMessage) -> None:
-        """``reply`` grew: reserve more room once its text reaches the reserved space."""
+    def set_title(self, reply_id: int, title: str) -> None:
+        if reply := self.replies.get(reply_id):
+            reply.set_title(title)
+
+    def set_note(self, reply_id: int, note: str) -> None:
+        if reply := self.replies.get(reply_id):
+            reply.set_note(note)
+
+    async def append(self, reply_id: int, text: str) -> None:
+        """Streamed text for a reply; reserve more room once it reaches the reserved space."""
+        reply = self.replies.get(reply_id)
+        if reply is None:
+            return
+        await reply.append(text)
         self._growing = reply
         self.call_after_refresh(self._reserve, reply)
 
@@ -187,11 +206,19 @@ class ChatPane(VerticalScroll):
         if used >= reply.size.height:
             reply.styles.min_height = used + RESERVE_LINES
 
-    def stop_following(self) -> None:
-        """The reply ended: give back the blank lines it reserved."""
-        if self._growing is not None:
-            self._growing.styles.min_height = None
+    async def finish(self, reply_id: int, stats: GenerationStats, note: str) -> None:
+        """The reply ended: close its stream, write its note, give back reserved lines."""
+        reply = self.replies.get(reply_id)
+        if reply is None:
+            return
+        await reply.finish(stats, note)
+        if self._growing is reply:
+            reply.styles.min_height = None
             self._growing = None
+
+    async def remove_reply(self, reply_id: int) -> None:
+        if reply := self.replies.pop(reply_id, None):
+            await reply.remove()
 
     def page(self, direction: int) -> None:
         """PageUp / PageDown."""
@@ -200,10 +227,7 @@ class ChatPane(VerticalScroll):
         else:
             self.scroll_page_down()
 
-    def last_reply(self) -> AssistantMessage | None:
-        replies = self.query(AssistantMessage)
-        return replies.last() if replies else None
-
     async def clear(self) -> None:
         self._growing = None
+        self.replies.clear()
         await self.remove_children()

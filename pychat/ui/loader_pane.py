@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Button, Input, Label, ProgressBar, Static
 
 from pychat.config import parse_gpu_layers, parse_n_ctx
+from pychat.engine.base import LoadedModel, LoadSpec
 from pychat.engine.models import ModelInfo, human_bytes
+from pychat.library import Choice
+from pychat.session.events import ModelLoaded
 
 
 class LoaderPane(Vertical):
@@ -21,11 +27,14 @@ class LoaderPane(Vertical):
             self.n_ctx = n_ctx
             super().__init__()
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.border_title = "Model"
+        # Not "loading": that is Widget's own reactive, which covers the pane with a
+        # loading indicator and hides (and so blurs) the fields under it.
+        self.load_in_progress = False
 
-    def compose(self):  # type: ignore[no-untyped-def]
+    def compose(self) -> ComposeResult:
         yield Static("no model", id="model-name", markup=False)
         yield Static("", id="model-meta", markup=False)
         yield Static("starting…", id="load-state", markup=False)
@@ -39,6 +48,13 @@ class LoaderPane(Vertical):
         yield Button("Load", id="load", variant="primary")
         yield Static("", id="fit", markup=False)
 
+    @staticmethod
+    def where(loaded: LoadedModel) -> str:
+        """Where the layers went: "12/19 layers on GPU" or "CPU"."""
+        if not loaded.offloaded_layers:
+            return "CPU"
+        return f"{loaded.offloaded_layers}/{loaded.n_layer + 1} layers on GPU"
+
     def show_model(self, info: ModelInfo, gpu_layers: int | str, n_ctx: int) -> None:
         """Display ``info`` and put its settings in the fields."""
         self.query_one("#model-name", Static).update(info.file_name)
@@ -46,8 +62,34 @@ class LoaderPane(Vertical):
         self.query_one("#gpu-layers", Input).value = str(gpu_layers)
         self.query_one("#n-ctx", Input).value = str(n_ctx)
 
+    def show_loading(self, spec: LoadSpec, info: ModelInfo, choice: Choice) -> None:
+        self.load_in_progress = True
+        self.show_model(info, *choice)
+        self.show_state(f"loading {spec.name}…", 0.0)
+        self.show_fit("")
+
+    def show_progress(self, fraction: float) -> None:
+        if self.load_in_progress:
+            self.show_state("loading…", fraction)
+
+    def show_loaded(self, event: ModelLoaded) -> None:
+        loaded = event.loaded
+        self.load_in_progress = False
+        state = f"ready · {self.where(loaded)} · loaded in {loaded.load_seconds:.2f} s"
+        if event.rolled_back:
+            state = "previous model restored · " + state
+        if event.instead_of:
+            state = f"{event.instead_of} did not load — using this one · " + state
+        self.show_model(event.info, event.choice[0], loaded.n_ctx)
+        self.show_state(state)
+        if event.vram_used is not None:
+            estimate = "?" if event.vram_estimate is None else human_bytes(event.vram_estimate)
+            self.show_fit(f"VRAM estimated {estimate}, measured {human_bytes(event.vram_used)}")
+
     def show_state(self, text: str, progress: float | None = None) -> None:
         """Show the load state; ``progress`` None hides the bar."""
+        if progress is None:
+            self.load_in_progress = False
         self.query_one("#load-state", Static).update(text)
         bar = self.query_one("#load-progress", ProgressBar)
         bar.display = progress is not None
@@ -56,13 +98,6 @@ class LoaderPane(Vertical):
 
     def show_fit(self, text: str) -> None:
         self.query_one("#fit", Static).update(text)
-
-    def show_vram_after_load(self, estimate: int | None, measured: int | None) -> None:
-        """Estimated vs measured VRAM of the loaded model, when there is a GPU."""
-        if measured is None:
-            return
-        est = human_bytes(estimate) if estimate is not None else "?"
-        self.show_fit(f"VRAM estimated {est}, measured {human_bytes(measured)}")
 
     def _request_load(self) -> None:
         try:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from rich.text import Text
+from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
@@ -12,21 +14,8 @@ from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from pychat.config import AUTO, parse_gpu_layers, parse_n_ctx
-from pychat.engine.fit import auto_gpu_layers, estimate_vram, offloaded_layers
-from pychat.engine.models import ModelInfo, human_bytes
-
-
-@dataclass(frozen=True)
-class PickerContext:
-    """What the picker needs to know about the machine (gathered by a worker)."""
-
-    infos: list[ModelInfo]
-    settings: dict[Path, tuple[int | str, int]]
-    """Saved (gpu_layers, n_ctx) per model path."""
-    current: Path | None
-    can_offload: bool
-    free_vram: int | None
-    gpu_status: str
+from pychat.engine.models import ModelInfo
+from pychat.library import ModelListing, describe_fit
 
 
 @dataclass(frozen=True)
@@ -49,27 +38,6 @@ def fuzzy_match(query: str, text: str) -> bool:
     return True
 
 
-def fit_text(info: ModelInfo, gpu_layers: int | str, n_ctx: int, ctx: PickerContext) -> str:
-    """The fit line: estimate beside free VRAM, or why everything runs on the CPU."""
-    if not info.ok or not info.n_layer:
-        return info.error or "metadata unavailable until the file is assembled"
-    context = n_ctx or info.context_length
-    if not ctx.can_offload:
-        return "CPU only: this llama.cpp build has no GPU support (build it with CUDA)"
-    if ctx.free_vram is None:
-        return f"CPU only: {ctx.gpu_status or 'no GPU found'}"
-    layers = auto_gpu_layers(info, context, ctx.free_vram) if gpu_layers == AUTO else int(
-        gpu_layers)
-    estimate = estimate_vram(info, layers, context)
-    shown = offloaded_layers(info, layers)
-    verdict = "fits" if estimate.total_bytes <= ctx.free_vram else "DOES NOT FIT"
-    auto = " (auto)" if gpu_layers == AUTO else ""
-    return (f"{shown}/{info.n_layer + 1} layers{auto}: ~{human_bytes(estimate.total_bytes)} "
-            f"(weights {human_bytes(estimate.weights_bytes)}, KV "
-            f"{human_bytes(estimate.kv_bytes)}, compute {human_bytes(estimate.compute_bytes)})"
-            f" · free {human_bytes(ctx.free_vram)} · {verdict}")
-
-
 class ModelPicker(ModalScreen[PickResult | None]):
     """Filter as you type, ↑/↓ to choose, Enter to load, Escape to cancel."""
 
@@ -80,12 +48,12 @@ class ModelPicker(ModalScreen[PickResult | None]):
         Binding("enter", "confirm", "Load", id="picker.load", priority=True),
     ]
 
-    def __init__(self, context: PickerContext) -> None:
+    def __init__(self, listing: ModelListing) -> None:
         super().__init__()
-        self.context = context
+        self.listing = listing
         self.shown: list[ModelInfo] = []
 
-    def compose(self):  # type: ignore[no-untyped-def]
+    def compose(self) -> ComposeResult:
         with Vertical(id="picker-box"):
             yield Input(placeholder="type to filter models", id="picker-filter")
             yield OptionList(id="picker-list")
@@ -105,16 +73,16 @@ class ModelPicker(ModalScreen[PickResult | None]):
 
     def _refilter(self, query: str) -> None:
         options = self.query_one("#picker-list", OptionList)
-        self.shown = [i for i in self.context.infos
+        self.shown = [i for i in self.listing.infos
                       if fuzzy_match(query, f"{i.file_name} {i.architecture} {i.file_type}")]
         options.clear_options()
         for info in self.shown:
-            mark = "● " if info.path == self.context.current else "  "
+            mark = "● " if info.path == self.listing.current else "  "
             label = f"{mark}{info.file_name}" + ("" if info.ok else "  (unusable)")
-            options.add_option(Option(label))
+            options.add_option(Option(Text(label)))  # file names are never markup
         if self.shown:
             current = next((n for n, i in enumerate(self.shown)
-                            if i.path == self.context.current), 0)
+                            if i.path == self.listing.current), 0)
             options.highlighted = current
             self._show_selected()
         else:
@@ -130,7 +98,7 @@ class ModelPicker(ModalScreen[PickResult | None]):
         if info is None:
             return
         self.query_one("#picker-meta", Static).update(info.describe())
-        gpu, n_ctx = self.context.settings.get(info.path, (AUTO, 4096))
+        gpu, n_ctx = self.listing.choices.get(info.path, (AUTO, 4096))
         self.query_one("#picker-gpu", Input).value = str(gpu)
         self.query_one("#picker-ctx", Input).value = str(n_ctx)
         self._update_fit()
@@ -148,7 +116,8 @@ class ModelPicker(ModalScreen[PickResult | None]):
         except ValueError as exc:
             self.query_one("#picker-fit", Static).update(str(exc))
             return
-        self.query_one("#picker-fit", Static).update(fit_text(info, gpu, n_ctx, self.context))
+        fit = describe_fit(info, gpu, n_ctx, self.listing.gpu)
+        self.query_one("#picker-fit", Static).update(fit)
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "picker-filter":

@@ -2,26 +2,42 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from pychat.engine.base import GenerationStats
+from pychat.engine.base import GenerationStats, LoadedModel
+from pychat.session import ReplyState
+from pychat.session.events import StateChanged
 
 
 class StatusBar(Static):
     """Shows the model, its state, context used / n_ctx and the last reply's speed."""
 
-    model: reactive[str] = reactive("no model")
+    model: reactive[str] = reactive("PyChat")
     state: reactive[str] = reactive("starting")
     context_used: reactive[int] = reactive(0)
     n_ctx: reactive[int] = reactive(0)
     stats: reactive[GenerationStats | None] = reactive(None)
 
-    def render(self) -> str:
+    def show_state(self, event: StateChanged) -> None:
+        """The reply's state while there is a reply, else the model's."""
+        shown = event.reply if event.reply is not ReplyState.IDLE else event.model
+        self.state = shown.value
+
+    def show_model(self, loaded: LoadedModel) -> None:
+        self.model = loaded.spec.name
+        self.n_ctx = loaded.n_ctx
+
+    def show_stats(self, stats: GenerationStats) -> None:
+        self.stats = stats
+        self.context_used = stats.context_used
+
+    def render(self) -> Text:
         parts = [self.model, self.state]
         if self.n_ctx:
             parts.append(f"ctx {self.context_used}/{self.n_ctx}")
         if self.stats is not None and self.stats.completion_tokens:
             parts.append(f"{self.stats.tokens_per_second:.1f} tok/s")
             parts.append(f"TTFT {self.stats.time_to_first_token * 1000:.0f} ms")
-        return " │ ".join(parts)
+        return Text(" │ ".join(parts))  # names come from files: never markup

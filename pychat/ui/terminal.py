@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 
 from textual.drivers.linux_driver import LinuxDriver
 
@@ -74,8 +75,8 @@ class DiffingDriver(LinuxDriver):
         self._size: tuple[int, int] | None = None
 
     def write(self, data: str) -> None:
-        try:
-            size = tuple(os.get_terminal_size(self._file.fileno()))
+        try:  # LinuxDriver paints on sys.__stderr__
+            size = tuple(os.get_terminal_size(sys.__stderr__.fileno()))  # type: ignore[union-attr]
         except (OSError, ValueError):
             size = None
         if size != self._size or size is None:

@@ -63,6 +63,8 @@ class FakeGpu:
     supports_utilization: bool = True
     supports_processes: bool = True
     lost: bool = False
+    fault: BaseException | None = None
+    """Raised by every call on this board: a driver or binding bug NVML does not wrap."""
 
 
 class FakeNvml(SimpleNamespace):
@@ -87,6 +89,8 @@ class FakeNvml(SimpleNamespace):
     def _gpu(self, handle: int) -> FakeGpu:
         self._check()
         gpu = self.gpus[handle]
+        if gpu.fault is not None:
+            raise gpu.fault
         if gpu.lost:
             raise NVMLError(NVML_ERROR_CODES["GpuIsLost"])
         return gpu

@@ -1,0 +1,378 @@
+"""The chat session: one conversation, one model at a time, and the reply lifecycle.
+
+Plain Python, no Textual. Intents (``send``, ``stop``, ``regenerate``, ``new_chat``,
+``load``, ``list_models``) return at once; the work runs on worker lanes and everything that
+happens comes back to the listener as events (``pychat.session.events``), in order.
+
+Two explicit state machines, changed only under the session's lock:
+
+- model: none → loading → ready (or back to none when nothing could be loaded);
+- reply: idle → waiting for model → answering → stopping → idle. A message sent while no
+  model is ready waits and is answered once one is.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import cast
+
+from pychat.config import LoadedConfig, Sampling
+from pychat.engine.base import Backend, ChatMessage, GenerationStats, LoadedModel
+from pychat.errors import ContextOverflowError, PyChatError, Refused
+from pychat.gpu import GpuMonitor
+from pychat.library import NO_OVERRIDES, ModelLibrary, ModelListing, Overrides
+from pychat.session.conversation import Conversation, TurnState
+from pychat.session.events import (
+    ChatCleared,
+    Event,
+    LogLine,
+    MessageSent,
+    ModelLoaded,
+    ModelLoadFailed,
+    ModelsListed,
+    ModelState,
+    Notice,
+    ReplyAnswering,
+    ReplyFinished,
+    ReplyNote,
+    ReplyRemoved,
+    ReplyStarted,
+    ReplyState,
+    StateChanged,
+    TextReceived,
+    VramSampled,
+    WorkerFailed,
+)
+from pychat.session.lanes import Lane
+from pychat.session.loading import Loader, LoadRequest
+from pychat.text import inert
+
+Listener = Callable[[Event], None]
+
+NO_MODEL_NOTE = ("No model loaded — press ctrl+o to pick one; your message will be answered "
+                 "once one loads.")
+
+
+class ChatSession:
+    """Everything PyChat works with: config, models, engine, GPU monitor and the chat."""
+
+    def __init__(self, loaded: LoadedConfig, library: ModelLibrary, backend: Backend,
+                 monitor: GpuMonitor, *, flush_seconds: float = 0.1) -> None:
+        self.config = loaded
+        self.library = library
+        self.backend = backend
+        self.monitor = monitor
+        self.flush_seconds = flush_seconds
+        """How often reply text is handed on: batches, not single tokens (0 = every piece)."""
+        self.conversation = Conversation(loaded.config.system_prompt)
+        self.model_state = ModelState.NONE
+        self.reply_state = ReplyState.IDLE
+        self.model: LoadedModel | None = None
+        self._listener: Listener = lambda event: None
+        self._lock = threading.RLock()
+        self._reply_id = 0
+        self._active: int | None = None
+        """The reply waiting or being answered."""
+        self._cancel = threading.Event()
+        self._load_ticket = 0
+        self._loading_name = ""
+        self._stop_polling = threading.Event()
+        self._loader = Loader(library, backend, monitor, self._from_loader, self._job_failed)
+        self._loads = Lane("pychat-load", self._failure_reporter("load"))
+        self._replies = Lane("pychat-reply", self._failure_reporter("reply"))
+        self._listings = Lane("pychat-listing", self._failure_reporter("listing"))
+        self._vram = Lane("pychat-vram", self._failure_reporter("vram"))
+        backend.set_log_callback(
+            lambda level, line: self._emit(LogLine(level, inert(line), "llama.cpp")))
+
+    @property
+    def sampling(self) -> Sampling:
+        return self.config.config.sampling
+
+    # ------------------------------------------------------------------ plumbing
+
+    def listen(self, listener: Listener) -> None:
+        """Send every event to ``listener`` from now on (it must not block)."""
+        self._listener = listener
+
+    def _emit(self, event: Event) -> None:
+        self._listener(event)
+
+    def _state_changed(self) -> None:
+        self._emit(StateChanged(self.model_state, self.reply_state))
+
+    def _failure_reporter(self, job: str,
+                          recover: Callable[[str], None] | None = None
+                          ) -> Callable[[BaseException], None]:
+        """A lane's failure handler: report, then ``recover`` puts the session back in a
+        state that takes the next message or command."""
+        def handle(exc: BaseException) -> None:
+            message = self._job_failed(job, exc)
+            if recover is not None:
+                recover(message)
+
+        return handle
+
+    def _job_failed(self, job: str, exc: BaseException) -> str:
+        """The one place a worker's unexpected exception is reported: a WorkerFailed event
+        with the traceback (the UI logs it and shows a titled notification). Returns the
+        one-line message."""
+        message = inert(f"{type(exc).__name__}: {exc}".rstrip(": "))
+        details = inert("".join(traceback.format_exception(exc)))
+        self._emit(WorkerFailed(job, message, details))
+        return message
+
+    # ------------------------------------------------------------------ start and stop
+
+    def start(self, path: Path, overrides: Overrides = NO_OVERRIDES, *,
+              poll_vram: float | None = 1.0, fallback: bool = True) -> None:
+        """Report config problems, load the start-up model, start the VRAM monitor."""
+        for error in self.config.errors:
+            self._emit(LogLine("error", inert(error)))
+            self._emit(Notice("Config file has errors — running on defaults", inert(error),
+                              "error"))
+        self._request_load(LoadRequest(path, overrides, startup=fallback))
+        if poll_vram:
+            self._vram.submit(lambda: self._poll_vram(poll_vram))
+
+    def shutdown(self, timeout: float = 2.0) -> None:
+        """Stop the reply and the monitor; free the model (waits at most ``timeout``)."""
+        self._stop_polling.set()
+        self._cancel.set()
+        self.monitor.shutdown()
+        self.backend.shutdown(timeout=timeout)
+
+    # ------------------------------------------------------------------ models
+
+    def load(self, path: Path, overrides: Overrides = NO_OVERRIDES, remember: bool = True
+             ) -> None:
+        """Switch to (or reload) ``path``; the current model comes back if it fails.
+
+        A reply being written is stopped first; a message waiting for a model goes on
+        waiting and is answered by this one."""
+        self._stop_answering()
+        self._request_load(LoadRequest(path, overrides, remember=remember))
+
+    def reload(self, overrides: Overrides) -> None:
+        """Load the current model again with other settings."""
+        path = self.model.spec.path if self.model else self._startup_path()
+        self.load(path, overrides)
+
+    def _startup_path(self) -> Path:
+        return self.library.startup_model()
+
+    def _request_load(self, request: LoadRequest) -> None:
+        with self._lock:
+            self._load_ticket += 1
+            ticket = self._load_ticket
+            self.model_state = ModelState.LOADING
+            self._loading_name = inert(request.path.name)
+            self._state_changed()
+
+        def fail(message: str) -> None:
+            self._emit(ModelLoadFailed(request.path, message, "Model load failed"))
+            self._load_settled(ticket)
+
+        self._loads.submit(lambda: self._load_job(request, ticket),
+                           self._failure_reporter("load", fail))
+
+    def _load_job(self, request: LoadRequest, ticket: int) -> None:
+        self._loader.run(request)
+        self._load_settled(ticket)
+
+    def _from_loader(self, event: Event) -> None:
+        if isinstance(event, ModelLoaded):
+            with self._lock:
+                self.model = event.loaded
+        self._emit(event)
+
+    def _load_settled(self, ticket: int) -> None:
+        """A load ended: the model is ready or there is none; a waiting message goes on."""
+        with self._lock:
+            if ticket != self._load_ticket:
+                return  # a newer load is waiting on the lane: still loading
+            self.model = self.backend.loaded
+            self.model_state = ModelState.READY if self.model else ModelState.NONE
+            self._state_changed()
+            if self.reply_state is ReplyState.WAITING_FOR_MODEL and self._active is not None:
+                if self.model is not None:
+                    self._begin_answer()
+                else:
+                    self._emit(ReplyNote(self._active, NO_MODEL_NOTE))
+
+    def listing(self) -> ModelListing:
+        """Every model with its settings and the GPU facts (blocking: reads headers)."""
+        current = self.model.spec.path if self.model else None
+        return self.library.listing(current, self._loader.gpu_facts())
+
+    def list_models(self) -> None:
+        """Gather the listing on a worker; it comes back as ModelsListed."""
+        def fail(message: str) -> None:
+            self._emit(Notice("Could not list the models", message, "error"))
+
+        self._listings.submit(lambda: self._emit(ModelsListed(self.listing())),
+                              self._failure_reporter("listing", fail))
+
+    def _poll_vram(self, interval: float) -> None:
+        self.monitor.start()
+        if self.monitor.status:
+            self._emit(LogLine("info", inert(self.monitor.status), "gpu"))
+        while not self._stop_polling.is_set():
+            self._emit(VramSampled(self.monitor.sample()))
+            self._stop_polling.wait(interval)
+
+    # ------------------------------------------------------------------ the chat
+
+    def send(self, text: str) -> None:
+        """Add the user's message and answer it (now, or once a model is ready).
+
+        Raises Refused while a reply is being answered or still waits for the model.
+        """
+        text = text.strip()
+        if not text:
+            return
+        with self._lock:
+            self._check_idle()
+            self.conversation.add_user(text)
+            self._emit(MessageSent(text))
+            self._open_reply()
+
+    def regenerate(self) -> None:
+        """Answer the last message again, in place of its reply."""
+        with self._lock:
+            self._check_idle()
+            previous = self.conversation.pop_last_reply()
+            if previous is None and not self.conversation.has_question:
+                raise Refused("There is no reply to regenerate yet.")
+            if previous is not None:
+                self._emit(ReplyRemoved(previous.reply_id))
+            self._open_reply()
+
+    def stop(self) -> None:
+        """Stop the reply (its text so far stays); a waiting message stops waiting."""
+        with self._lock:
+            self._stop_answering()
+            if self.reply_state is ReplyState.WAITING_FOR_MODEL and self._active:
+                self._finish_reply(self._active, "",
+                                   GenerationStats(finish_reason="cancelled"), None)
+
+    def _stop_answering(self) -> None:
+        with self._lock:
+            if self.reply_state is ReplyState.ANSWERING:
+                self._cancel.set()
+                self.reply_state = ReplyState.STOPPING
+                self._state_changed()
+
+    def new_chat(self) -> None:
+        """Drop the conversation and start an empty one."""
+        with self._lock:
+            self._cancel.set()
+            self._active = None
+            self.reply_state = ReplyState.IDLE
+            self.conversation.clear()
+            self._emit(ChatCleared())
+            self._state_changed()
+
+    def _check_idle(self) -> None:
+        if self.reply_state in (ReplyState.ANSWERING, ReplyState.STOPPING):
+            raise Refused("Still answering — press Escape to stop the reply first.")
+        if self.reply_state is ReplyState.WAITING_FOR_MODEL:
+            raise Refused("The last message is still waiting for the model.")
+
+    def _title(self) -> str:
+        if self.model_state is ModelState.LOADING and self._loading_name:
+            return self._loading_name
+        return self.model.spec.name if self.model else "assistant"
+
+    def _open_reply(self) -> None:
+        """Under the lock, with a question to answer: show a reply and answer or wait."""
+        self._reply_id += 1
+        self._active = self._reply_id
+        self._emit(ReplyStarted(self._active, self._title()))
+        if self.model_state is ModelState.READY:
+            self._begin_answer()
+            return
+        self.reply_state = ReplyState.WAITING_FOR_MODEL
+        loading = self.model_state is ModelState.LOADING
+        self._emit(ReplyNote(self._active, "Waiting for the model to finish loading…"
+                             if loading else NO_MODEL_NOTE))
+        self._state_changed()
+
+    def _begin_answer(self) -> None:
+        """Under the lock, with a model ready: generate the active reply on a worker."""
+        reply_id = self._active
+        assert reply_id is not None
+        self._cancel = cancel = threading.Event()
+        self.reply_state = ReplyState.ANSWERING
+        self._emit(ReplyAnswering(reply_id, self._title()))
+        self._state_changed()
+        messages, sampling = self.conversation.messages(), self.sampling
+        parts: list[str] = []
+
+        def fail(message: str) -> None:
+            self._finish_reply(reply_id, "".join(parts), GenerationStats(finish_reason="error"),
+                               PyChatError(f"error: {message}", "Reply failed"))
+
+        self._replies.submit(lambda: self._reply_job(reply_id, messages, sampling, cancel, parts),
+                             self._failure_reporter("reply", fail))
+
+    def _reply_job(self, reply_id: int, messages: list[ChatMessage], sampling: Sampling,
+                   cancel: threading.Event, parts: list[str]) -> None:
+        """Stream the reply and hand its text on in batches (runs on the reply lane)."""
+        stats = GenerationStats()
+        batch: list[str] = []
+        last_flush = 0.0  # the first piece goes out at once: time to first token counts
+
+        def flush() -> None:
+            if batch:
+                self._emit(TextReceived(reply_id, "".join(batch)))
+                batch.clear()
+
+        error: PyChatError | None = None
+        try:
+            stream = self.backend.stream_chat(messages, sampling, cancel)
+            stats = stream.stats
+            try:
+                for piece in stream:
+                    piece = inert(piece)  # the boundary every backend's text passes
+                    parts.append(piece)
+                    batch.append(piece)
+                    now = time.monotonic()
+                    if now - last_flush >= self.flush_seconds:
+                        flush()
+                        last_flush = now
+            finally:
+                stream.close()
+        except PyChatError as exc:
+            error = exc
+        flush()
+        self._finish_reply(reply_id, "".join(parts), stats, error)
+
+    def _finish_reply(self, reply_id: int, text: str, stats: GenerationStats,
+                      error: PyChatError | None) -> None:
+        with self._lock:
+            if reply_id != self._active:
+                return  # the chat was cleared meanwhile
+            note, state = "", cast(TurnState, "ok")
+            if error is not None:
+                note, state = f"⚠ {inert(error.message)}", "error"
+                if isinstance(error, ContextOverflowError) and error.part == "message":
+                    self.conversation.exclude_last_user()  # it would fail every time
+            elif stats.finish_reason == "cancelled":
+                note, state = "⏹ stopped", "stopped"
+            elif stats.finish_reason == "length":
+                note = "(reply cut at max_tokens)"
+            if stats.dropped_messages:
+                note += (f" ({stats.dropped_messages} old messages left out to fit the "
+                         "context)")
+            self.conversation.add_reply(reply_id, text, state)
+            self._active = None
+            self.reply_state = ReplyState.IDLE
+            self._emit(ReplyFinished(reply_id, stats, note.strip(),
+                                     inert(error.message) if error else "",
+                                     error.title if error else ""))
+            self._state_changed()

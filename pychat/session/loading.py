@@ -1,0 +1,150 @@
+"""The one load path: start-up, switches and reloads, with rollback when a load fails."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pychat.engine.base import Backend, LoadSpec
+from pychat.engine.fit import estimate_vram
+from pychat.errors import PyChatError
+from pychat.gpu import GpuMonitor
+from pychat.library import NO_OVERRIDES, Choice, GpuFacts, ModelLibrary, Overrides
+from pychat.session.events import (
+    Event,
+    LoadProgress,
+    LogLine,
+    ModelLoaded,
+    ModelLoadFailed,
+    ModelLoading,
+    Notice,
+)
+from pychat.text import inert, inert_line
+
+Reporter = Callable[[str, BaseException], str]
+
+
+@dataclass(frozen=True)
+class LoadRequest:
+    """One load the user (or start-up) asked for."""
+
+    path: Path
+    overrides: Overrides = NO_OVERRIDES
+    remember: bool = False
+    """Save the user's choice in the config once the model loaded."""
+    startup: bool = False
+    """At start-up there is nothing to roll back to: load another model instead."""
+
+
+class Loader:
+    """Loads one model at a time (blocking: runs on a worker thread) and reports through
+    ``emit``. After a failed switch it reloads the previous model with its previous
+    settings; after a failed start-up load it loads another model rather than none."""
+
+    def __init__(self, library: ModelLibrary, backend: Backend, monitor: GpuMonitor,
+                 emit: Callable[[Event], None], report: Reporter) -> None:
+        self.library, self.backend, self.monitor, self.emit = library, backend, monitor, emit
+        self.report = report
+        """Reports an unexpected exception (with its traceback) and returns its message."""
+        self._last_good: tuple[LoadSpec, Choice] | None = None
+
+    def gpu_facts(self) -> GpuFacts:
+        """GPU support, free VRAM and why there is none (reads NVML: blocking)."""
+        if not self.backend.can_offload:
+            return GpuFacts(False)
+        free = self.monitor.free_vram()
+        return GpuFacts(True, free, self.monitor.status)
+
+    def run(self, request: LoadRequest) -> None:
+        """Load ``request.path``; on failure roll back or, at start-up, load another."""
+        path = request.path
+        choice = self.library.choice_for(path, request.overrides)
+        self.emit(LogLine("info", f"Loading {inert_line(path.name)}…"))
+        try:
+            path = self._load(path, request.overrides, choice)
+        except Exception as exc:  # noqa: BLE001 - any failure: say so, then recover
+            self._failed(path, exc)
+            if self._last_good is not None and not request.startup:
+                self._rollback(*self._last_good)
+            elif request.startup:
+                self._load_instead(path)
+            return
+        if request.remember:  # the user's choice, "auto" kept as "auto"
+            try:
+                self.library.remember(path, choice)
+            except PyChatError as exc:
+                self.emit(LogLine("warning", exc.message))
+                self.emit(Notice("Settings not saved", exc.message, "warning"))
+
+    def _load(self, path: Path, overrides: Overrides, choice: Choice, *,
+              instead_of: str = "") -> Path:
+        """Resolve the settings, load, emit ModelLoading … ModelLoaded (raises
+        PyChatError). Returns the path as prepared (the demo model is assembled)."""
+        path = self.library.prepare(path)
+        info = self.library.catalog.info(path)
+        if self.backend.can_offload:
+            self.backend.close()  # "auto" must see the VRAM the old model frees
+        gpu = self.gpu_facts()
+        spec = self.library.spec_for(path, overrides, gpu)
+        self.emit(ModelLoading(spec, info, choice))
+        loaded = self.backend.load(spec, progress=self._progress_reporter())
+        self._last_good = (spec, choice)
+        estimate = estimate_vram(info, spec.gpu_layers, loaded.n_ctx) if info.ok else None
+        self.emit(ModelLoaded(
+            loaded, info, choice,
+            vram_estimate=estimate.total_bytes if estimate and estimate.gpu_layers else None,
+            vram_used=self._process_vram(), instead_of=instead_of))
+        return path
+
+    def _progress_reporter(self) -> Callable[[float], None]:
+        last = [0.0]
+
+        def report(fraction: float) -> None:
+            if fraction - last[0] >= 0.05 or fraction >= 1.0:
+                last[0] = fraction
+                self.emit(LoadProgress(fraction))
+
+        return report
+
+    def _rollback(self, spec: LoadSpec, choice: Choice) -> None:
+        """Reload the previous model with its previous settings after a failed switch."""
+        self.emit(LogLine("info", f"Reloading the previous model {spec.name}…"))
+        try:
+            loaded = self.backend.load(spec)
+        except Exception as exc:  # noqa: BLE001 - any failure: say so; no model now
+            self._last_good = None
+            self._failed(spec.path, exc)
+            return
+        info = self.library.catalog.info(spec.path)
+        self.emit(ModelLoaded(loaded, info, choice, vram_used=self._process_vram(),
+                              rolled_back=True))
+
+    def _load_instead(self, failed: Path) -> None:
+        """Start-up: ``failed`` did not load; load another model rather than none."""
+        other = self.library.fallback_for(failed)
+        if other is None:
+            return
+        self.emit(LogLine("info", f"Loading {inert_line(other.name)} instead of "
+                                  f"{inert_line(failed.name)}…"))
+        try:
+            self._load(other, NO_OVERRIDES, self.library.choice_for(other),
+                       instead_of=inert_line(failed.name))
+        except Exception as exc:  # noqa: BLE001 - any failure: say so; no model now
+            self._failed(other, exc)
+
+    def _failed(self, path: Path, exc: Exception) -> None:
+        """A load failed: PyChat's own errors are reported as they are, anything else
+        also goes to the session's failure report with its traceback."""
+        if isinstance(exc, PyChatError):
+            self.emit(ModelLoadFailed(path, inert(exc.message), exc.title))
+        else:
+            self.emit(ModelLoadFailed(path, self.report("load", exc), "Model load failed"))
+
+    def _process_vram(self) -> int | None:
+        """VRAM held by this process across GPUs, when the driver reports it."""
+        if not (self.backend.reports_vram and self.backend.can_offload):
+            return None
+        used = [g.process_used for g in self.monitor.sample().gpus
+                if g.process_used is not None]
+        return sum(used) if used else None

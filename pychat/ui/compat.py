@@ -1,0 +1,49 @@
+"""The few places where PyChat relies on Textual internals, each in one small function.
+
+Every function here is checked by ``tests/test_compat.py`` against the installed Textual:
+when an upgrade changes what one relies on, that test fails and names it, instead of a leak
+or a crash turning up in use. Keep this list short; prefer a public route when one appears.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+WATCHERS_ATTRIBUTE = "__watchers"
+"""Where Textual keeps a node's reactive watchers (``textual.reactive._watch``)."""
+
+
+def prune_dead_watchers(node: Any) -> int:
+    """Drop watchers that widgets no longer attached to the app left on ``node``'s
+    reactives; returns how many were dropped.
+
+    Textual's ``data_bind`` registers a watcher per bound widget and prunes them only when
+    the watched reactive changes, so a footer that rebuilds its keys on every focus change
+    kept every key it ever removed alive (360 after 20 model switches).
+    """
+    watchers: dict[str, list[tuple[Any, Any]]] = getattr(node, WATCHERS_ATTRIBUTE, {})
+    dropped = 0
+    for callbacks in watchers.values():
+        alive = [(owner, callback) for owner, callback in callbacks
+                 if getattr(owner, "is_attached", True)]
+        dropped += len(callbacks) - len(alive)
+        callbacks[:] = alive
+    return dropped
+
+
+def forget_dead_styles_caches() -> bool:
+    """Empty the ``lru_cache`` on ``StylesCache.get_inner_outer`` (it maps two colours to
+    two styles); returns False when this Textual has no such cache.
+
+    The cache sits on a method, so it keeps the last 1024 widgets' style caches alive, each
+    with every line it rendered.
+    """
+    try:
+        from textual._styles_cache import StylesCache
+    except ImportError:
+        return False
+    cache_clear = getattr(StylesCache.get_inner_outer, "cache_clear", None)
+    if cache_clear is None:
+        return False
+    cache_clear()
+    return True
