@@ -14,41 +14,21 @@ Two explicit state machines, changed only under the session's lock:
 from __future__ import annotations
 
 import threading
-import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import cast
 
 from pychat.config import LoadedConfig, Sampling
-from pychat.engine.base import Backend, ChatMessage, GenerationStats, LoadedModel
+from pychat.engine.base import Backend, GenerationStats, LoadedModel
 from pychat.errors import ContextOverflowError, PyChatError, Refused
 from pychat.gpu import GpuMonitor
 from pychat.library import NO_OVERRIDES, ModelLibrary, ModelListing, Overrides
-from pychat.session.conversation import Conversation, TurnState
-from pychat.session.events import (
-    ChatCleared,
-    Event,
-    LogLine,
-    MessageSent,
-    ModelLoaded,
-    ModelLoadFailed,
-    ModelsListed,
-    ModelState,
-    Notice,
-    ReplyAnswering,
-    ReplyFinished,
-    ReplyNote,
-    ReplyRemoved,
-    ReplyStarted,
-    ReplyState,
-    StateChanged,
-    TextReceived,
-    VramSampled,
-    WorkerFailed,
-)
+from pychat.session import events as ev
+from pychat.session.conversation import Conversation
+from pychat.session.events import Event, ModelState, ReplyState
 from pychat.session.lanes import Lane
 from pychat.session.loading import Loader, LoadRequest
+from pychat.session.replies import ReplyRun, closing_note
 from pychat.text import inert
 
 Listener = Callable[[Event], None]
@@ -87,7 +67,7 @@ class ChatSession:
         self._listings = Lane("pychat-listing", self._failure_reporter("listing"))
         self._vram = Lane("pychat-vram", self._failure_reporter("vram"))
         backend.set_log_callback(
-            lambda level, line: self._emit(LogLine(level, inert(line), "llama.cpp")))
+            lambda level, line: self._emit(ev.LogLine(level, inert(line), "llama.cpp")))
 
     @property
     def sampling(self) -> Sampling:
@@ -103,7 +83,7 @@ class ChatSession:
         self._listener(event)
 
     def _state_changed(self) -> None:
-        self._emit(StateChanged(self.model_state, self.reply_state))
+        self._emit(ev.StateChanged(self.model_state, self.reply_state))
 
     def _failure_reporter(self, job: str,
                           recover: Callable[[str], None] | None = None
@@ -123,7 +103,7 @@ class ChatSession:
         one-line message."""
         message = inert(f"{type(exc).__name__}: {exc}".rstrip(": "))
         details = inert("".join(traceback.format_exception(exc)))
-        self._emit(WorkerFailed(job, message, details))
+        self._emit(ev.WorkerFailed(job, message, details))
         return message
 
     # ------------------------------------------------------------------ start and stop
@@ -132,8 +112,8 @@ class ChatSession:
               poll_vram: float | None = 1.0, fallback: bool = True) -> None:
         """Report config problems, load the start-up model, start the VRAM monitor."""
         for error in self.config.errors:
-            self._emit(LogLine("error", inert(error)))
-            self._emit(Notice("Config file has errors — running on defaults", inert(error),
+            self._emit(ev.LogLine("error", inert(error)))
+            self._emit(ev.Notice("Config file has errors — running on defaults", inert(error),
                               "error"))
         self._request_load(LoadRequest(path, overrides, startup=fallback))
         if poll_vram:
@@ -174,7 +154,7 @@ class ChatSession:
             self._state_changed()
 
         def fail(message: str) -> None:
-            self._emit(ModelLoadFailed(request.path, message, "Model load failed"))
+            self._emit(ev.ModelLoadFailed(request.path, message, "Model load failed"))
             self._load_settled(ticket)
 
         self._loads.submit(lambda: self._load_job(request, ticket),
@@ -185,7 +165,7 @@ class ChatSession:
         self._load_settled(ticket)
 
     def _from_loader(self, event: Event) -> None:
-        if isinstance(event, ModelLoaded):
+        if isinstance(event, ev.ModelLoaded):
             with self._lock:
                 self.model = event.loaded
         self._emit(event)
@@ -202,7 +182,7 @@ class ChatSession:
                 if self.model is not None:
                     self._begin_answer()
                 else:
-                    self._emit(ReplyNote(self._active, NO_MODEL_NOTE))
+                    self._emit(ev.ReplyNote(self._active, NO_MODEL_NOTE))
 
     def listing(self) -> ModelListing:
         """Every model with its settings and the GPU facts (blocking: reads headers)."""
@@ -212,17 +192,17 @@ class ChatSession:
     def list_models(self) -> None:
         """Gather the listing on a worker; it comes back as ModelsListed."""
         def fail(message: str) -> None:
-            self._emit(Notice("Could not list the models", message, "error"))
+            self._emit(ev.Notice("Could not list the models", message, "error"))
 
-        self._listings.submit(lambda: self._emit(ModelsListed(self.listing())),
+        self._listings.submit(lambda: self._emit(ev.ModelsListed(self.listing())),
                               self._failure_reporter("listing", fail))
 
     def _poll_vram(self, interval: float) -> None:
         self.monitor.start()
         if self.monitor.status:
-            self._emit(LogLine("info", inert(self.monitor.status), "gpu"))
+            self._emit(ev.LogLine("info", inert(self.monitor.status), "gpu"))
         while not self._stop_polling.is_set():
-            self._emit(VramSampled(self.monitor.sample()))
+            self._emit(ev.VramSampled(self.monitor.sample()))
             self._stop_polling.wait(interval)
 
     # ------------------------------------------------------------------ the chat
@@ -238,7 +218,7 @@ class ChatSession:
         with self._lock:
             self._check_idle()
             self.conversation.add_user(text)
-            self._emit(MessageSent(text))
+            self._emit(ev.MessageSent(text))
             self._open_reply()
 
     def regenerate(self) -> None:
@@ -249,7 +229,7 @@ class ChatSession:
             if previous is None and not self.conversation.has_question:
                 raise Refused("There is no reply to regenerate yet.")
             if previous is not None:
-                self._emit(ReplyRemoved(previous.reply_id))
+                self._emit(ev.ReplyRemoved(previous.reply_id))
             self._open_reply()
 
     def stop(self) -> None:
@@ -274,7 +254,7 @@ class ChatSession:
             self._active = None
             self.reply_state = ReplyState.IDLE
             self.conversation.clear()
-            self._emit(ChatCleared())
+            self._emit(ev.ChatCleared())
             self._state_changed()
 
     def _check_idle(self) -> None:
@@ -292,87 +272,50 @@ class ChatSession:
         """Under the lock, with a question to answer: show a reply and answer or wait."""
         self._reply_id += 1
         self._active = self._reply_id
-        self._emit(ReplyStarted(self._active, self._title()))
+        self._emit(ev.ReplyStarted(self._active, self._title()))
         if self.model_state is ModelState.READY:
             self._begin_answer()
             return
         self.reply_state = ReplyState.WAITING_FOR_MODEL
         loading = self.model_state is ModelState.LOADING
-        self._emit(ReplyNote(self._active, "Waiting for the model to finish loading…"
+        self._emit(ev.ReplyNote(self._active, "Waiting for the model to finish loading…"
                              if loading else NO_MODEL_NOTE))
         self._state_changed()
 
     def _begin_answer(self) -> None:
         """Under the lock, with a model ready: generate the active reply on a worker."""
-        reply_id = self._active
-        assert reply_id is not None
-        self._cancel = cancel = threading.Event()
+        assert self._active is not None
+        run = ReplyRun(self._active)
+        self._cancel = run.cancel
         self.reply_state = ReplyState.ANSWERING
-        self._emit(ReplyAnswering(reply_id, self._title()))
+        self._emit(ev.ReplyAnswering(run.reply_id, self._title()))
         self._state_changed()
         messages, sampling = self.conversation.messages(), self.sampling
-        parts: list[str] = []
+
+        def answer() -> None:
+            stats, error = run.stream(
+                self.backend, messages, sampling, self.flush_seconds,
+                lambda text: self._emit(ev.TextReceived(run.reply_id, text)))
+            self._finish_reply(run.reply_id, run.text, stats, error)
 
         def fail(message: str) -> None:
-            self._finish_reply(reply_id, "".join(parts), GenerationStats(finish_reason="error"),
+            self._finish_reply(run.reply_id, run.text, GenerationStats(finish_reason="error"),
                                PyChatError(f"error: {message}", "Reply failed"))
 
-        self._replies.submit(lambda: self._reply_job(reply_id, messages, sampling, cancel, parts),
-                             self._failure_reporter("reply", fail))
-
-    def _reply_job(self, reply_id: int, messages: list[ChatMessage], sampling: Sampling,
-                   cancel: threading.Event, parts: list[str]) -> None:
-        """Stream the reply and hand its text on in batches (runs on the reply lane)."""
-        stats = GenerationStats()
-        batch: list[str] = []
-        last_flush = 0.0  # the first piece goes out at once: time to first token counts
-
-        def flush() -> None:
-            if batch:
-                self._emit(TextReceived(reply_id, "".join(batch)))
-                batch.clear()
-
-        error: PyChatError | None = None
-        try:
-            stream = self.backend.stream_chat(messages, sampling, cancel)
-            stats = stream.stats
-            try:
-                for piece in stream:
-                    piece = inert(piece)  # the boundary every backend's text passes
-                    parts.append(piece)
-                    batch.append(piece)
-                    now = time.monotonic()
-                    if now - last_flush >= self.flush_seconds:
-                        flush()
-                        last_flush = now
-            finally:
-                stream.close()
-        except PyChatError as exc:
-            error = exc
-        flush()
-        self._finish_reply(reply_id, "".join(parts), stats, error)
+        self._replies.submit(answer, self._failure_reporter("reply", fail))
 
     def _finish_reply(self, reply_id: int, text: str, stats: GenerationStats,
                       error: PyChatError | None) -> None:
         with self._lock:
             if reply_id != self._active:
                 return  # the chat was cleared meanwhile
-            note, state = "", cast(TurnState, "ok")
-            if error is not None:
-                note, state = f"⚠ {inert(error.message)}", "error"
-                if isinstance(error, ContextOverflowError) and error.part == "message":
-                    self.conversation.exclude_last_user()  # it would fail every time
-            elif stats.finish_reason == "cancelled":
-                note, state = "⏹ stopped", "stopped"
-            elif stats.finish_reason == "length":
-                note = "(reply cut at max_tokens)"
-            if stats.dropped_messages:
-                note += (f" ({stats.dropped_messages} old messages left out to fit the "
-                         "context)")
+            if isinstance(error, ContextOverflowError) and error.part == "message":
+                self.conversation.exclude_last_user()  # it would fail every time
+            note, state = closing_note(stats, error)
             self.conversation.add_reply(reply_id, text, state)
             self._active = None
             self.reply_state = ReplyState.IDLE
-            self._emit(ReplyFinished(reply_id, stats, note.strip(),
+            self._emit(ev.ReplyFinished(reply_id, stats, note,
                                      inert(error.message) if error else "",
                                      error.title if error else ""))
             self._state_changed()
