@@ -10,21 +10,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import fcntl
 import io
 import json
 import os
 import platform
-import pty
 import re
-import select
-import signal
 import statistics
-import struct
 import sys
 import tempfile
-import termios
-import threading
 import time
 from pathlib import Path
 
@@ -36,6 +29,8 @@ from pychat.engine import logs  # noqa: E402
 from pychat.engine.base import LoadSpec  # noqa: E402
 from pychat.engine.demo import ensure_demo_model  # noqa: E402
 from pychat.engine.llama import LlamaBackend  # noqa: E402
+from pychat.instrument import IGNORE_EOS_ENV, read_trace  # noqa: E402
+from tests.pty_app import PtyApp  # noqa: E402
 
 PROMPT = "Write a very long story about a dragon and a knight."
 SEED = 1  # with this seed the demo model writes 2000 tokens without stopping
@@ -131,82 +126,6 @@ def summarize(runs: list[dict]) -> dict:
 # ---------------------------------------------------------------- the real TUI in a pty
 
 
-class PtyApp:
-    """PyChat running in a pseudo-terminal of a given size; every byte it writes is kept."""
-
-    def __init__(self, cols: int, rows: int, config: Path, trace: Path) -> None:
-        self.chunks: list[tuple[float, bytes]] = []
-        self.lock = threading.Condition()
-        env = dict(os.environ, TERM="xterm-256color", PYCHAT_TRACE=str(trace),
-                   COLUMNS=str(cols), LINES=str(rows))
-        self.started = time.time()
-        pid, fd = pty.fork()
-        if pid == 0:
-            fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-            os.chdir(config.parent)
-            os.execve(sys.executable, [sys.executable, "-m", "pychat", "--config",
-                                       str(config)], env)
-        self.pid, self.fd = pid, fd
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-
-    def _read(self) -> None:
-        while True:
-            try:
-                ready, _, _ = select.select([self.fd], [], [], 0.5)
-                if not ready:
-                    continue
-                data = os.read(self.fd, 65536)
-            except OSError:
-                return
-            if not data:
-                return
-            with self.lock:
-                self.chunks.append((time.time(), data))
-                self.lock.notify_all()
-
-    def write(self, text: str) -> None:
-        os.write(self.fd, text.encode())
-
-    def bytes_between(self, start: float, end: float) -> int:
-        with self.lock:
-            return sum(len(d) for t, d in self.chunks if start <= t <= end)
-
-    def first_output_containing(self, needle: bytes) -> float | None:
-        with self.lock:
-            for t, d in self.chunks:
-                if needle in d:
-                    return t
-        return None
-
-    def wait_for_bytes(self, needle: bytes, after: float, timeout: float) -> float | None:
-        deadline = time.time() + timeout
-        with self.lock:
-            while time.time() < deadline:
-                for t, d in self.chunks:
-                    if t >= after and needle in d:
-                        return t
-                self.lock.wait(0.005)
-        return None
-
-    def quit(self) -> int:
-        self.write("\x11")  # ctrl+q
-        for _ in range(100):
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
-            if pid:
-                return os.waitstatus_to_exitcode(status)
-            time.sleep(0.05)
-        os.kill(self.pid, signal.SIGKILL)
-        os.waitpid(self.pid, 0)
-        return -9
-
-
-def read_trace(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
 def wait_trace(path: Path, event: str, timeout: float, after: float = 0.0) -> dict | None:
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -242,7 +161,8 @@ def bench_tui(cols: int, rows: int, n: int, echo_probes: int) -> dict:
         f"top_k = 40\nrepeat_penalty = 1.1\n"
         f'[models."{model}"]\nn_ctx = {N_CTX}\nchat_format = "gemma"\n')
     trace = folder / "trace.jsonl"
-    app = PtyApp(cols, rows, config, trace)
+    app = PtyApp(["-m", "pychat", "--config", str(config)], cols, rows, cwd=folder,
+                 env={"PYCHAT_TRACE": str(trace), IGNORE_EOS_ENV: "1"})
     result: dict = {"size": f"{cols}x{rows}", "tokens_requested": n}
     try:
         mounted = wait_trace(trace, "mounted", 30)
@@ -370,7 +290,8 @@ def bench_switch(switches: int) -> dict:
     result: dict = {"raw_load_s": statistics.median(raw)}
 
     trace = folder / "trace.jsonl"
-    app = PtyApp(120, 40, config, trace)
+    app = PtyApp(["-m", "pychat", "--config", str(config)], 120, 40, cwd=folder,
+                 env={"PYCHAT_TRACE": str(trace)})
 
     def switch(name: str) -> dict:
         app.write("\x0f")  # ctrl+o

@@ -67,7 +67,8 @@ class ModelInfo:
         """One line for lists: architecture, size, quantisation, layers, context."""
         if not self.ok:
             return f"unusable: {self.error}"
-        parts = [self.architecture or "?", human_count(self.n_params) + " params",
+        parts = [self.name] if self.name else []
+        parts += [self.architecture or "?", human_count(self.n_params) + " params",
                  self.file_type or "?", human_bytes(self.size_bytes),
                  f"{self.n_layer} layers", f"ctx {self.context_length}",
                  "chat template" if self.has_chat_template else "no chat template"]
