@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test test-fast lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,14 +19,20 @@ run: $(STAMP)
 	@$(PY) -m pychat.engine.demo >/dev/null
 	$(PY) -m pychat $(ARGS)
 
-test: $(STAMP)
-	$(PY) -m pytest -q
+# The whole suite (real models through llama.cpp, tmux, pty) after ruff and mypy.
+test: lint
+	$(PY) -m pytest -q --durations=10
+
+# What to run while editing: no real model, no terminal (about 15 s).
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow" --durations=10
 
 lint: $(STAMP)
 	$(PY) -m ruff check pychat tests bench
+	$(PY) -m mypy
 
 bench: $(STAMP)
 	$(PY) bench/run.py
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .mypy_cache

@@ -42,26 +42,29 @@ MiB = 1024 * 1024
 # ---------------------------------------------------------------- engine vs raw llama.cpp
 
 
-def raw_generate(backend: LlamaBackend, n: int) -> dict:
-    """A bare Llama.generate loop on the same prompt tokens, seed and sampler."""
-    import llama_cpp
+def end_of_turn_bias(llm) -> dict[int, float]:  # type: ignore[no-untyped-def]
+    """Logit biases that keep llama-cpp-python's chat API from ending the reply, so every
+    variant writes the number of tokens asked for (bench runs only)."""
+    ids = {llm.token_eos(), *llm.tokenize(b"<end_of_turn>", add_bos=False, special=True)}
+    return {token: -1e9 for token in ids}
 
-    llm = backend._llm
-    tokens, _ = backend._prompt_tokens([{"role": "user", "content": PROMPT}])
-    vocab = llm._model.vocab
+
+def raw_generate(backend: LlamaBackend, n: int) -> dict:
+    """A bare Llama.generate loop on the same prompt tokens, seed and sampler; like the
+    engine in bench runs, it goes on past the model's end of turn until ``n`` tokens."""
+    llm = backend.llama
+    tokens = backend.prompt_tokens([{"role": "user", "content": PROMPT}])
+    llm.reset()  # the engine evaluates the whole prompt with a seed >= 0: so does this
     llm.set_seed(SEED)
     start = time.perf_counter()
     first = last = 0.0
     count = 0
     gen = llm.generate(tokens, top_k=SAMPLING["top_k"], top_p=SAMPLING["top_p"],
                        temp=SAMPLING["temperature"], repeat_penalty=SAMPLING["repeat_penalty"])
-    for token in gen:
+    for _ in gen:
         last = time.perf_counter()
         if count == 0:
             first = last
-        if llama_cpp.llama_vocab_is_eog(vocab, token) or \
-                llama_cpp.llama_vocab_get_attr(vocab, token) & 8:
-            break
         count += 1
         if count >= n:
             break
@@ -81,7 +84,7 @@ def engine_stream(backend: LlamaBackend, n: int) -> dict:
 
 def chat_completion_stream(backend: LlamaBackend, n: int) -> dict:
     """llama-cpp-python's own streaming chat API, for comparison."""
-    llm = backend._llm
+    llm = backend.llama
     llm.chat_format = "gemma"
     start = time.perf_counter()
     first = last = 0.0
@@ -89,7 +92,8 @@ def chat_completion_stream(backend: LlamaBackend, n: int) -> dict:
     for chunk in llm.create_chat_completion(
             [{"role": "user", "content": PROMPT}], stream=True, max_tokens=n, seed=SEED,
             temperature=SAMPLING["temperature"], top_p=SAMPLING["top_p"],
-            top_k=SAMPLING["top_k"], repeat_penalty=SAMPLING["repeat_penalty"]):
+            top_k=SAMPLING["top_k"], repeat_penalty=SAMPLING["repeat_penalty"],
+            logit_bias=end_of_turn_bias(llm)):
         if chunk["choices"][0]["delta"].get("content"):
             last = time.perf_counter()
             if count == 0:
@@ -98,10 +102,36 @@ def chat_completion_stream(backend: LlamaBackend, n: int) -> dict:
     return {"tokens": count, "tok_s": (count - 1) / (last - first), "ttft": first - start}
 
 
+def seed_ttft_cost(backend: LlamaBackend, repeats: int) -> dict:
+    """What reproducible seeds cost: the time to first token of a follow-up question in a
+    longer chat, with seed -1 (the cached prompt prefix is reused) and with a fixed seed
+    (the whole prompt is evaluated again, so the reply does not depend on the cache)."""
+    history: list = [{"role": "system", "content": "You are a helpful assistant."}]
+    for i in range(8):
+        history += [{"role": "user", "content": f"Question {i}: tell me about dragons " * 4},
+                    {"role": "assistant", "content": f"Answer {i}: dragons are large. " * 8}]
+    question = history + [{"role": "user", "content": "And knights?"}]
+    prompt_tokens = backend.count_tokens(question)
+    ttft: dict[str, list[float]] = {"cached": [], "seeded": []}
+    for _ in range(repeats):
+        for label, seed in (("cached", -1), ("seeded", SEED)):
+            # The previous turn: its prompt is what the cache holds when the next comes.
+            list(backend.stream_chat(history[:-1], Sampling(seed=-1, max_tokens=1)))
+            stream = backend.stream_chat(question, Sampling(seed=seed, max_tokens=4))
+            list(stream)
+            ttft[label].append(stream.stats.time_to_first_token)
+    result = {"prompt_tokens": prompt_tokens,
+              "ttft_cached_s": statistics.median(ttft["cached"]),
+              "ttft_seeded_s": statistics.median(ttft["seeded"])}
+    print(f"seed TTFT cost: {result}", flush=True)
+    return result
+
+
 def bench_engine(lengths: list[int], repeats: int) -> dict:
     backend = LlamaBackend()
     backend.load(LoadSpec(ensure_demo_model(), n_ctx=N_CTX, chat_format="gemma"))
-    results: dict = {}
+    results: dict = {"seed_ttft": seed_ttft_cost(backend, repeats)}
+    backend.ignore_eos = True  # every run writes the length asked for
     for n in lengths:
         runs: dict[str, list[dict]] = {"raw": [], "engine": [], "chat_completion": []}
         for _ in range(repeats):  # interleaved, so drift hits every variant alike
@@ -372,7 +402,10 @@ def write_report(results: dict) -> None:
              "Rerun with `make bench` (writes this file and `bench/results.json`).", "",
              f"Machine: {results['machine']}. Model: the demo Gemma 3 270M Q4_K_M, n_ctx "
              f"{N_CTX}, seed {SEED}, temperature 0.7. Medians of {results['repeats']} "
-             "interleaved runs where several were made. Date: " + results["date"] + ".", "",
+             "interleaved runs where several were made. Every run writes the number of "
+             "tokens asked for: the model's end of turn is ignored in bench runs "
+             "(`PYCHAT_BENCH_IGNORE_EOS=1` for the TUI), so the figures do not depend on "
+             "where the sampled text ends on this CPU. Date: " + results["date"] + ".", "",
              "## Throughput (tokens/s after the first token)", "",
              "| reply | raw `Llama.generate` | PyChat engine | ratio | "
              "`create_chat_completion(stream=True)` | ratio |",
@@ -382,9 +415,17 @@ def write_report(results: dict) -> None:
         lines.append(f"| {r['raw']['tokens']} tok | {raw:.2f} | {r['engine']['tok_s']:.2f} | "
                      f"{r['engine']['tok_s'] / raw:.3f} | {r['chat_completion']['tok_s']:.2f} | "
                      f"{r['chat_completion']['tok_s'] / raw:.3f} |")
+    st = results["seed_ttft"]
     lines += ["", "Raw: a bare `generate` loop over the same prompt tokens with the same "
               "sampler; engine: `LlamaBackend.stream_chat` (incremental decode, stop checks); "
               "all in one process on one `Llama`. Target: engine ≥ 0.99 × raw.", "",
+              "## What reproducible seeds cost", "",
+              f"A follow-up question in a chat of {st['prompt_tokens']} prompt tokens: time "
+              f"to first token {st['ttft_cached_s'] * 1000:.0f} ms with `seed = -1` (the "
+              f"cached prompt prefix is reused) and {st['ttft_seeded_s'] * 1000:.0f} ms with "
+              "a fixed seed (the whole prompt is evaluated again, so the same seed gives the "
+              "same reply whatever the cache holds). The cost grows with the chat's length; "
+              "`seed = -1` is the default.", "",
               "## The real TUI under a pseudo-terminal", "",
               "| size | reply | UI tok/s | ÷ raw | UI TTFT − engine TTFT | bytes/token | bytes/s "
               "| stalls > 50 ms |",
@@ -462,6 +503,7 @@ def main() -> None:
     repeats = 1 if args.quick else 3
     results = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "repeats": repeats}
     results["engine"] = bench_engine([200, 2000], repeats)
+    results["seed_ttft"] = results["engine"].pop("seed_ttft")
     # Bytes are counted in runs where nothing is typed; key echo gets a run of its own.
     results["tui"] = [bench_tui(120, 40, 200, echo_probes=0),
                       bench_tui(80, 24, 200, echo_probes=0),

@@ -68,7 +68,8 @@ class GpuMonitor:
     """Per-process queries are slow (milliseconds): make them every Nth sample only."""
 
     def __init__(self, nvml: ModuleType | None = None) -> None:
-        self._nvml = nvml
+        self._nvml: Any = nvml
+        """The pynvml module (or a stand-in); imported on first use."""
         self._started = False
         self._handles: list[Any] = []
         self.status = ""

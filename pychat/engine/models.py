@@ -249,7 +249,8 @@ class ModelCatalog:
 
     def _read_cache(self) -> None:
         try:
-            raw = json.loads(self.cache_file.read_text(encoding="utf-8"))  # type: ignore[union-attr]
+            assert self.cache_file is not None
+            raw = json.loads(self.cache_file.read_text(encoding="utf-8"))
             for key, (mtime, size, data) in raw.items():
                 self._entries[key] = (mtime, size, ModelInfo.from_json(data))
         except (OSError, ValueError, TypeError, KeyError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
@@ -19,7 +20,7 @@ class HelpScreen(ModalScreen[None]):
         super().__init__()
         self.rows = rows
 
-    def compose(self):  # type: ignore[no-untyped-def]
+    def compose(self) -> ComposeResult:
         width = max((len(key) for key, _, _ in self.rows), default=4) + 2
         lines = ["PyChat keys (remap them in config.toml under [keys]: id = \"key\")", ""]
         lines += [f"{key:<{width}}{description:<24}{binding_id}"

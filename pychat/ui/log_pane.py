@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from typing import Any
 
 from rich.text import Text
 from textual.widgets import RichLog
@@ -22,9 +23,9 @@ class LogPane(RichLog):
     RSS per model switch, since each load logs hundreds of llama.cpp lines).
     """
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(max_lines=MAX_LINES, wrap=False, markup=False, highlight=False,
-                         **kwargs)  # type: ignore[arg-type]
+                         **kwargs)
         self.border_title = "Log"
         self.lines_received = 0
         """Every line received, including those dropped from the buffer."""

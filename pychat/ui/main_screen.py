@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
@@ -80,7 +81,7 @@ class MainScreen(Screen[None]):
             ev.VramSampled: lambda e: self.vram.show(e.sample),
         }
 
-    def compose(self):  # type: ignore[no-untyped-def]
+    def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
             with Vertical(id="chat-column"):
                 yield self.chat
@@ -93,7 +94,7 @@ class MainScreen(Screen[None]):
         yield KeyFooter()
 
     def on_mount(self) -> None:
-        self.session.listen(lambda event: self.post_message(SessionEvent(event)))
+        self.session.listen(self._forward)
         instrument.trace("mounted")
         if instrument.tracing():
             watch = instrument.LoopWatch()
@@ -108,6 +109,11 @@ class MainScreen(Screen[None]):
         self.run_worker(import_markdown, thread=True, group="imports", exit_on_error=False)
 
     # ------------------------------------------------------------------ events
+
+    def _forward(self, event: ev.Event) -> None:
+        """The session's listener: called on worker threads; post_message is thread-safe
+        and never blocks (call_from_thread would hold the worker up to the frame rate)."""
+        self.post_message(SessionEvent(event))
 
     async def on_session_event(self, message: SessionEvent) -> None:
         route = self._routes.get(type(message.event))

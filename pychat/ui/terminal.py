@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+from typing import Any
 
 from textual.drivers.linux_driver import LinuxDriver
 
@@ -69,17 +70,20 @@ class ScreenDiff:
 class DiffingDriver(LinuxDriver):
     """Textual's terminal driver, with each frame passed through a `ScreenDiff`."""
 
-    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._diff = ScreenDiff()
         self._size: tuple[int, int] | None = None
 
     def write(self, data: str) -> None:
+        size: tuple[int, int] | None = None
         try:  # LinuxDriver paints on sys.__stderr__
-            size = tuple(os.get_terminal_size(sys.__stderr__.fileno()))  # type: ignore[union-attr]
+            if sys.__stderr__ is not None:
+                columns, lines = os.get_terminal_size(sys.__stderr__.fileno())
+                size = (columns, lines)
         except (OSError, ValueError):
             size = None
         if size != self._size or size is None:
-            self._size = size  # type: ignore[assignment]
+            self._size = size
             self._diff.forget()  # the terminal may have reflowed or cleared itself
         super().write(self._diff.filter(data))

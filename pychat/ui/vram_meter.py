@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections import deque
+from typing import Any
 
+from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
@@ -32,13 +34,13 @@ def sparkline(values: list[float], width: int) -> str:
 class VramMeter(Vertical):
     """Shows the newest VramSample and a sparkline of the last minute."""
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.border_title = "VRAM"
         self.history: deque[float] = deque(maxlen=HISTORY)
         self.last: VramSample | None = None
 
-    def compose(self):  # type: ignore[no-untyped-def]
+    def compose(self) -> ComposeResult:
         yield Static("waiting for the first sample…", id="vram-text", markup=False)
         yield Static("", id="vram-spark", markup=False)
 
@@ -61,10 +63,10 @@ class VramMeter(Vertical):
         lines.append(f"RAM {human_bytes(sample.ram_used)} / {human_bytes(sample.ram_total)}")
         lines.append(f"PyChat RSS {human_bytes(sample.rss)}")
         self.query_one("#vram-text", Static).update("\n".join(lines))
-        gpu = sample.gpus[0] if sample.gpus else None
-        value = gpu.used if gpu is not None and gpu.used is not None else sample.rss
+        first = sample.gpus[0] if sample.gpus else None
+        value = first.used if first is not None and first.used is not None else sample.rss
         self.history.append(float(value))
-        label = "VRAM" if gpu is not None else "RSS"
+        label = "VRAM" if first is not None else "RSS"
         width = max(self.content_region.width - len(label) - 1, 1)
         self.query_one("#vram-spark", Static).update(
             f"{label} {sparkline(list(self.history), width)}")
