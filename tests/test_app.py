@@ -176,10 +176,12 @@ async def pick(pilot, app: PyChatApp, query: str, gpu_layers: str, n_ctx: str, *
     picker = app.screen
     fields = [picker.query_one(f"#picker-{name}") for name in ("filter", "gpu", "ctx")]
     if not keys:
-        for field, value in zip(fields, (query, gpu_layers, n_ctx), strict=True):
-            field.value = value
+        fields[0].value = query
+        # The filter's change refills the fields from the highlighted model: let it land.
+        await wait_for(pilot, lambda: len(picker.shown) == 1)
         await pilot.pause()
-        assert len(picker.shown) == 1, [i.file_name for i in picker.shown]
+        fields[1].value, fields[2].value = gpu_layers, n_ctx
+        await pilot.pause()
         await pilot.press("enter")
         return
     for char in query:
@@ -239,14 +241,23 @@ async def test_picker_switches_leave_no_widgets_behind(tmp_path: Path) -> None:
             await pick(pilot, app, name, "0", "512", keys=False)
             await wait_for(pilot, lambda: ready(app) and screen.status.model == f"{name}.gguf")
 
+        async def settled() -> tuple[int, int]:
+            """Counts once two readings 0.1 s apart agree (teardowns have finished)."""
+            last = alive()
+            for _ in range(30):
+                await pilot.pause(0.1)
+                now = alive()
+                if now == last:
+                    return now
+                last = now
+            return last
+
         for name in ("two", "one"):  # warm up: first opens build what stays
             await switch_to(name)
-        await pilot.pause(0.2)
-        before = alive()
-        for i in range(10):  # each leaked 18 footer keys before the fix: 10 show it
+        before = await settled()
+        for i in range(6):  # each leaked 18 footer keys before the fix: 6 show it
             await switch_to("two" if i % 2 == 0 else "one")
-        await pilot.pause(0.2)
-        assert alive() == before
+        assert await settled() == before
 
 
 async def test_loader_reload_and_a_failed_switch_that_rolls_back(tmp_path: Path) -> None:

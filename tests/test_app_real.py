@@ -41,7 +41,7 @@ def config_text(models_dir: Path, max_tokens: int = 24, default: str = "") -> st
 
 async def test_the_demo_model_streams_a_reply(write_config: Callable[[str], Path],
                                               demo_model: Path, tmp_path: Path) -> None:
-    app = real_app(write_config(config_text(tmp_path / "none", max_tokens=40)))
+    app = real_app(write_config(config_text(tmp_path / "none", max_tokens=16)))
     seen: list[Message] = []
     async with app.run_test(size=SIZE, message_hook=seen.append) as pilot:
         await wait_for(pilot, lambda: ready(app))
@@ -69,7 +69,7 @@ async def test_switch_real_models_in_the_picker(write_config: Callable[[str], Pa
         await send_and_wait(pilot, app, "second", 2)
         assert replies(app)[1].title == "tiny-mha.gguf"
         # Now the real demo model at another gpu_layers and n_ctx.
-        await pick(pilot, app, "gemma", "4", "1024")
+        await pick(pilot, app, "gemma", "4", "1024", keys=False)
         await wait_for(pilot, lambda: ready(app) and screen.status.model == demo_model.name)
         offload = app.session.backend.can_offload
         assert app.session.model is not None

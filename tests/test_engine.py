@@ -128,8 +128,10 @@ def test_overflow_drops_oldest_turns_but_keeps_system(demo_backend: LlamaBackend
         history.append({"role": "user", "content": f"Question {i}: " + "words " * 20})
         history.append({"role": "assistant", "content": f"Answer {i}: " + "more " * 20})
     history.append({"role": "user", "content": "Last question?"})
-    stream = demo_backend.stream_chat(history, SHORT)
-    list(stream)
+    # A large reply reserve keeps the prompt that is evaluated short (and the test quick).
+    stream = demo_backend.stream_chat(history, Sampling(seed=-1, max_tokens=512))
+    next(iter(stream))
+    stream.close()
     dropped = stream.stats.dropped_messages
     assert dropped > 0 and dropped % 2 == 0  # whole question/answer pairs
     kept = [history[0], *history[1 + dropped:]]
@@ -264,7 +266,9 @@ def test_log_fragments_join_into_lines() -> None:
     assert ("warning", "second line") in seen
 
 
-def test_twenty_switches_do_not_grow_memory(demo_model: Path, model_dir: Path) -> None:
+def test_switches_do_not_grow_memory(demo_model: Path, model_dir: Path) -> None:
+    """Without malloc_trim after close(), 20 switches grew RSS by 26.6 MiB (1.3 per
+    switch); 12 switches would show ~16 MiB."""
     import psutil
 
     backend = LlamaBackend()
@@ -272,13 +276,13 @@ def test_twenty_switches_do_not_grow_memory(demo_model: Path, model_dir: Path) -
     specs = [LoadSpec(demo_model, n_ctx=2048, chat_format="gemma"),
              LoadSpec(model_dir / "tiny-gqa.gguf", n_ctx=512)]
     try:
-        for spec in specs * 2:  # warm up: first loads allocate for good
+        for spec in specs:  # warm up: first loads allocate for good
             backend.load(spec)
         before = process.memory_info().rss
-        for i in range(20):
+        for i in range(12):
             backend.load(specs[i % 2])
         growth = process.memory_info().rss - before
     finally:
         backend.shutdown()
-    print(f"RSS growth over 20 switches: {growth / 2**20:.1f} MiB")
+    print(f"RSS growth over 12 switches: {growth / 2**20:.1f} MiB")
     assert growth < 10 * 2**20

@@ -74,7 +74,7 @@ def test_hostile_output_names_and_metadata_with_the_fake_backend(tmp_path: Path)
         assert app.wait_for_output(b"gpu_layers", 10)
         for _ in range(7):  # ↓ through the list: each model's metadata is shown
             app.write("\x1b[B")
-            time.sleep(0.3)
+            time.sleep(0.15)
         app.write("\x1b")
         time.sleep(0.5)
         output = app.output

@@ -73,7 +73,7 @@ def test_real_session_output_renders_the_same_with_and_without_the_filter(
     every write both must show the same cells, colours included."""
     record = tmp_path / "writes.jsonl"
     config = tmp_path / "config.toml"
-    config.write_text('[sampling]\nmax_tokens = 150\nseed = 3\n')
+    config.write_text('[sampling]\nmax_tokens = 70\nseed = 3\n')
     env = (f"TEXTUAL_DRIVER=tests.recording_driver:RecordingDriver PYCHAT_RECORD={record} "
            f"PYTHONPATH={REPO}")
     exit_file = tmp_path / "exit-code"
@@ -89,9 +89,9 @@ def test_real_session_output_renders_the_same_with_and_without_the_filter(
         tmux.wait_for(lambda s: "gpu_layers" in s)
         tmux.keys("Escape")
         os.system(f"tmux resize-window -t {tmux.name} -x 90 -y 26")
-        time.sleep(1.0)
+        time.sleep(0.6)
         tmux.keys("PPage")
-        time.sleep(0.5)
+        time.sleep(0.3)
         tmux.keys("C-q")
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and not exit_file.exists():
