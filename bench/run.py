@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -28,7 +29,7 @@ from pychat.config import Sampling  # noqa: E402
 from pychat.engine import logs  # noqa: E402
 from pychat.engine.base import LoadSpec  # noqa: E402
 from pychat.engine.demo import ensure_demo_model  # noqa: E402
-from pychat.engine.llama import LlamaBackend  # noqa: E402
+from pychat.engine.llama import LlamaBackend, turn_end_tokens  # noqa: E402
 from pychat.instrument import IGNORE_EOS_ENV, read_trace  # noqa: E402
 from tests.pty_app import PtyApp  # noqa: E402
 
@@ -42,11 +43,17 @@ MiB = 1024 * 1024
 # ---------------------------------------------------------------- engine vs raw llama.cpp
 
 
-def end_of_turn_bias(llm) -> dict[int, float]:  # type: ignore[no-untyped-def]
-    """Logit biases that keep llama-cpp-python's chat API from ending the reply, so every
-    variant writes the number of tokens asked for (bench runs only)."""
-    ids = {llm.token_eos(), *llm.tokenize(b"<end_of_turn>", add_bos=False, special=True)}
-    return {token: -1e9 for token in ids}
+def end_of_turn_bias(llm: Any) -> dict[int, float]:
+    """Logit biases that keep llama-cpp-python's chat API from ending the reply, as the
+    engine does in bench runs: every variant writes the number of tokens asked for."""
+    return {token: -1e9 for token in turn_end_tokens(llm)}
+
+
+def suppress_turn_ends(llm: Any) -> Any:
+    """The same logits processor the engine uses in bench runs, for the raw loop."""
+    from pychat.engine import llama as engine_llama
+
+    return engine_llama._suppressing(turn_end_tokens(llm))
 
 
 def raw_generate(backend: LlamaBackend, n: int) -> dict:
@@ -56,11 +63,13 @@ def raw_generate(backend: LlamaBackend, n: int) -> dict:
     tokens = backend.prompt_tokens([{"role": "user", "content": PROMPT}])
     llm.reset()  # the engine evaluates the whole prompt with a seed >= 0: so does this
     llm.set_seed(SEED)
+    processor = suppress_turn_ends(llm)
     start = time.perf_counter()
     first = last = 0.0
     count = 0
     gen = llm.generate(tokens, top_k=SAMPLING["top_k"], top_p=SAMPLING["top_p"],
-                       temp=SAMPLING["temperature"], repeat_penalty=SAMPLING["repeat_penalty"])
+                       temp=SAMPLING["temperature"], repeat_penalty=SAMPLING["repeat_penalty"],
+                       logits_processor=processor)
     for _ in gen:
         last = time.perf_counter()
         if count == 0:
@@ -86,6 +95,7 @@ def chat_completion_stream(backend: LlamaBackend, n: int) -> dict:
     """llama-cpp-python's own streaming chat API, for comparison."""
     llm = backend.llama
     llm.chat_format = "gemma"
+    bias = end_of_turn_bias(llm)
     start = time.perf_counter()
     first = last = 0.0
     count = 0
@@ -93,7 +103,7 @@ def chat_completion_stream(backend: LlamaBackend, n: int) -> dict:
             [{"role": "user", "content": PROMPT}], stream=True, max_tokens=n, seed=SEED,
             temperature=SAMPLING["temperature"], top_p=SAMPLING["top_p"],
             top_k=SAMPLING["top_k"], repeat_penalty=SAMPLING["repeat_penalty"],
-            logit_bias=end_of_turn_bias(llm)):
+            logit_bias=bias):
         if chunk["choices"][0]["delta"].get("content"):
             last = time.perf_counter()
             if count == 0:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from textual.pilot import Pilot
 
 from tests.gguf_fixtures import (
     TinySpec,
@@ -76,7 +77,8 @@ def write_config(isolated_dirs: Path) -> Callable[[str], Path]:
     return write
 
 
-async def wait_for(pilot, condition: Callable[[], bool], timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+async def wait_for(pilot: Pilot[None], condition: Callable[[], bool], timeout: float = 60.0
+                   ) -> None:
     """Let the app run until ``condition`` holds (a condition, not a fixed sleep).
 
     Plain event-loop sleeps: ``pilot.pause`` walks every widget of the screen each time,

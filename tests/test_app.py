@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from textual.message import Message
 from textual.notifications import Notify
+from textual.pilot import Pilot
 
 from pychat.app import PyChatApp, Startup
 from pychat.session import ModelState, ReplyState
-from pychat.session.events import LogLine, TextReceived
+from pychat.session.events import Event, LogLine, TextReceived
 from pychat.ui.chat_pane import AssistantMessage, UserMessage
 from pychat.ui.help_screen import HelpScreen
 from pychat.ui.messages import SessionEvent
@@ -22,6 +24,7 @@ from tests.fakes.pynvml import FakeGpu, FakeNvml
 from tests.session_helpers import fake_session
 
 SIZE = (100, 30)
+E = TypeVar("E", bound=Event)
 
 
 def fake_app(root: Path, backend: FakeBackend | None = None, *, config: str = "",
@@ -32,14 +35,16 @@ def fake_app(root: Path, backend: FakeBackend | None = None, *, config: str = ""
     return PyChatApp(session, Startup(session.library.models_dir / start))
 
 
-async def type_and_send(pilot, text: str, *, keys: bool = False) -> None:  # type: ignore[no-untyped-def]
+async def type_and_send(pilot: Pilot[None], text: str, *, keys: bool = False) -> None:
     """Put ``text`` in the message box and press Enter. Each Pilot key press waits for the
     app to go idle (~70 ms), so only tests about typing press every key (``keys=True``)."""
     if keys:
         for char in text:
             await pilot.press("space" if char == " " else char)
     else:
-        pilot.app.main_screen.prompt.text = text
+        app = pilot.app
+        assert isinstance(app, PyChatApp)
+        app.main_screen.prompt.text = text
     await pilot.press("enter")
 
 
@@ -60,14 +65,15 @@ def ready(app: PyChatApp) -> bool:
             and app.main_screen.status.state in ("ready", "answering"))
 
 
-async def send_and_wait(pilot, app: PyChatApp, text: str, replies_expected: int) -> None:  # type: ignore[no-untyped-def]
+async def send_and_wait(pilot: Pilot[None], app: PyChatApp, text: str,
+                        replies_expected: int) -> None:
     """Send ``text`` and wait until the reply to it has finished."""
     await type_and_send(pilot, text)
     await wait_for(pilot, lambda: idle(app) and len(replies(app)) == replies_expected
                    and "tok/s" in str(replies(app)[-1]._note.render()))
 
 
-def session_events(seen: list[Message], kind: type) -> list:  # type: ignore[type-arg]
+def session_events(seen: list[Message], kind: type[E]) -> list[E]:
     # The hook may see a message more than once (posted, then dispatched).
     unique = {id(m): m for m in seen if isinstance(m, SessionEvent)}.values()
     return [m.event for m in unique if isinstance(m.event, kind)]
@@ -167,8 +173,8 @@ async def test_a_message_sent_while_loading_is_answered(tmp_path: Path) -> None:
         assert replies(app)[0].title == "one.gguf"
 
 
-async def pick(pilot, app: PyChatApp, query: str, gpu_layers: str, n_ctx: str, *,  # type: ignore[no-untyped-def]
-               keys: bool = True) -> None:
+async def pick(pilot: Pilot[None], app: PyChatApp, query: str, gpu_layers: str, n_ctx: str,
+               *, keys: bool = True) -> None:
     """ctrl+o, type a filter, Tab to the gpu_layers and n_ctx fields, type them, Enter.
     With ``keys=False`` the fields are filled in directly (fewer ~70 ms key presses)."""
     await pilot.press("ctrl+o")
@@ -352,7 +358,7 @@ async def test_failing_workers_are_reported_and_leave_the_app_working(tmp_path: 
         def broken(*args: object) -> None:
             raise MemoryError
 
-        app.session.library.listing = broken  # type: ignore[method-assign]
+        setattr(app.session.library, "listing", broken)  # noqa: B010 - a method replaced for the test
         await pilot.press("ctrl+o")
         await wait_for(pilot, lambda: "Could not list the models" in dict(notifications(seen)))
         assert app.screen is app.main_screen

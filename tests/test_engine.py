@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from pychat.config import Sampling
 from pychat.engine import logs
-from pychat.engine.base import LoadSpec
+from pychat.engine.base import ChatMessage, LoadSpec
 from pychat.engine.formats import StopMatcher
 from pychat.engine.llama import LlamaBackend
 from pychat.errors import ContextOverflowError, ModelError
@@ -24,14 +25,15 @@ def log_lines() -> list[tuple[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def demo_backend(demo_model: Path, log_lines: list[tuple[str, str]]):  # type: ignore[no-untyped-def]
+def demo_backend(demo_model: Path, log_lines: list[tuple[str, str]]
+                 ) -> Iterator[LlamaBackend]:
     backend = LlamaBackend(log=lambda level, line: log_lines.append((level, line)))
     backend.load(LoadSpec(demo_model, n_ctx=1024, chat_format="gemma"))
     yield backend
     backend.shutdown()
 
 
-def chat(text: str) -> list:  # type: ignore[type-arg]
+def chat(text: str) -> list[ChatMessage]:
     return [{"role": "system", "content": "Answer briefly."}, {"role": "user", "content": text}]
 
 
@@ -122,7 +124,7 @@ def test_an_abandoned_stream_frees_the_backend(demo_backend: LlamaBackend) -> No
 
 
 def test_overflow_drops_oldest_turns_but_keeps_system(demo_backend: LlamaBackend,
-                                                      log_lines: list) -> None:  # type: ignore[type-arg]
+                                                      log_lines: list[tuple[str, str]]) -> None:
     history = [{"role": "system", "content": "SYSTEM-MARKER be brief."}]
     for i in range(60):
         history.append({"role": "user", "content": f"Question {i}: " + "words " * 20})
@@ -172,7 +174,8 @@ def test_ignore_eos_generates_the_length_asked_for(model_dir: Path) -> None:
 
 
 def test_llama_cpp_lines_reach_the_callback_not_the_terminal(
-        demo_backend: LlamaBackend, log_lines: list, capfd: pytest.CaptureFixture[str]) -> None:  # type: ignore[type-arg]
+        demo_backend: LlamaBackend, log_lines: list[tuple[str, str]],
+        capfd: pytest.CaptureFixture[str]) -> None:
     assert any("llama_model_loader" in line for _, line in log_lines)
     demo_backend.load(LoadSpec(demo_backend.loaded.spec.path, n_ctx=1024, chat_format="gemma"))
     out, err = capfd.readouterr()

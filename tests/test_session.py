@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from pychat.errors import ModelError, Refused
-from pychat.session import ModelState, ReplyState
+from pychat.session import ChatSession, ModelState, ReplyState
 from pychat.session.conversation import Conversation
 from pychat.session.events import (
     ChatCleared,
@@ -32,12 +32,12 @@ UNEXPECTED = [RuntimeError("boom"), MemoryError(), KeyError("gone")]
 UNEXPECTED_IDS = ["RuntimeError", "MemoryError", "KeyError"]
 
 
-def ready(session, recorder: Recorder, name: str = "one.gguf") -> None:  # type: ignore[no-untyped-def]
+def ready(session: ChatSession, recorder: Recorder, name: str = "one.gguf") -> None:
     session.start(session.library.models_dir / name, poll_vram=None)
     recorder.wait_for(StateChanged, lambda e: e.model is ModelState.READY)
 
 
-def answer(session, recorder: Recorder, text: str) -> ReplyFinished:  # type: ignore[no-untyped-def]
+def answer(session: ChatSession, recorder: Recorder, text: str) -> ReplyFinished:
     mark = recorder.mark()
     session.send(text)
     return recorder.wait_for(ReplyFinished, after=mark)

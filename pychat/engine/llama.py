@@ -94,6 +94,32 @@ def _return_freed_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
+def turn_end_tokens(llm: Any) -> list[int]:
+    """Tokens that end or start a turn (end-of-generation and control tokens) in ``llm``'s
+    vocabulary: what a benchmark suppresses to get a reply of the length it asks for
+    that still reads like one reply, not a run of new turns."""
+    import llama_cpp
+
+    vocab = llama_cpp.llama_model_get_vocab(llm.model)
+    return [token for token in range(llama_cpp.llama_vocab_n_tokens(vocab))
+            if llama_cpp.llama_vocab_is_eog(vocab, token)
+            or llama_cpp.llama_vocab_get_attr(vocab, token) & _CONTROL_ATTR]
+
+
+def _suppressing(tokens: list[int]) -> Any:
+    """A logits processor that makes ``tokens`` impossible to sample."""
+    import numpy as np
+    from llama_cpp import LogitsProcessorList
+
+    ids = np.array(tokens, dtype=np.intc)
+
+    def suppress(_input_ids: Any, scores: Any) -> Any:
+        scores[ids] = -np.inf
+        return scores
+
+    return LogitsProcessorList([suppress])
+
+
 _live_backends: weakref.WeakSet[LlamaBackend] = weakref.WeakSet()
 
 
@@ -116,12 +142,14 @@ class LlamaBackend:
         """Pass llama.cpp's debug lines on too (``pychat --debug``): a load logs ~1200
         of them, and handing each to the UI slowed loads in the app by half."""
         self.ignore_eos = ignore_eos_requested()
-        """Benchmarks only: generate until max_tokens, past the model's end of turn."""
+        """Benchmarks only: generate until max_tokens; the tokens that end or start a turn
+        are suppressed, so the reply goes on as one reply."""
         self._lock = threading.RLock()
         self._llm: Any = None
         self._loaded: LoadedModel | None = None
         self._formatter: Any = None
         self._vocab: Any = None
+        self._suppressor: Any = None
         self._merge_system = False
         self._stop_ids: set[int] = set()
         self._recent_errors: deque[str] = deque(maxlen=8)
@@ -173,6 +201,7 @@ class LlamaBackend:
                 self._loaded = None
                 self._formatter = None
                 self._vocab = None
+                self._suppressor = None
                 _return_freed_memory()
 
     def shutdown(self, timeout: float = 2.0) -> None:
@@ -244,6 +273,13 @@ class LlamaBackend:
             if progress:
                 progress(1.0)
             return self._loaded
+
+    def _turn_end_suppressor(self) -> Any:
+        """Benchmarks only: the processor that keeps a reply going, built once per model
+        (scanning a 262k-token vocabulary takes ~0.3 s)."""
+        if self._suppressor is None:
+            self._suppressor = _suppressing(turn_end_tokens(self._llm))
+        return self._suppressor
 
     def _load_failure(self, spec: LoadSpec, exc: Exception) -> str:
         lines = list(self._recent_errors)
@@ -387,6 +423,7 @@ class LlamaBackend:
             tokens_out = llm.generate(
                 tokens, top_k=sampling.top_k, top_p=sampling.top_p,
                 temp=sampling.temperature, repeat_penalty=sampling.repeat_penalty,
+                logits_processor=self._turn_end_suppressor() if ignore_eos else None,
             )
             first_at = last_at = 0.0
             stats.finish_reason = "length"

@@ -30,7 +30,7 @@ class NVMLError(Exception):
 
     _by_code: dict[int, type[NVMLError]] = {}
 
-    def __new__(cls, value: int):  # type: ignore[no-untyped-def]
+    def __new__(cls, value: int) -> NVMLError:
         if cls is NVMLError:
             cls = NVMLError._by_code.get(value, cls)
         obj = Exception.__new__(cls)
@@ -119,18 +119,18 @@ class FakeNvml(SimpleNamespace):
         name = self._gpu(handle).name
         return name.encode() if self.name_as_bytes else name
 
-    def nvmlDeviceGetMemoryInfo(self, handle: int, version: int | None = None):  # type: ignore[no-untyped-def]
+    def nvmlDeviceGetMemoryInfo(self, handle: int, version: int | None = None) -> SimpleNamespace:
         gpu = self._gpu(handle)
         return SimpleNamespace(total=gpu.total, used=gpu.used, free=gpu.total - gpu.used,
                                reserved=0, version=version)
 
-    def nvmlDeviceGetUtilizationRates(self, handle: int):  # type: ignore[no-untyped-def]
+    def nvmlDeviceGetUtilizationRates(self, handle: int) -> SimpleNamespace:
         gpu = self._gpu(handle)
         if not gpu.supports_utilization:
             raise NVMLError(NVML_ERROR_CODES["NotSupported"])
         return SimpleNamespace(gpu=gpu.utilization, memory=10)
 
-    def nvmlDeviceGetComputeRunningProcesses(self, handle: int):  # type: ignore[no-untyped-def]
+    def nvmlDeviceGetComputeRunningProcesses(self, handle: int) -> list[SimpleNamespace]:
         gpu = self._gpu(handle)
         if not gpu.supports_processes:
             raise NVMLError(NVML_ERROR_CODES["NotSupported"])
