@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import queue
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -64,18 +64,24 @@ def _fail(message: str, code: int = 1) -> int:
 
 
 def _read_config(args: argparse.Namespace, strict: bool) -> LoadedConfig:
-    """Load the config; an explicit path that is missing or unreadable is an error."""
+    """Load the config; an explicit path that is missing or unreadable is an error, and so
+    is an invalid file for the commands without a screen to say so (``strict``)."""
     explicit = getattr(args, "config", None)
     path = resolve_config_path(explicit)
-    if explicit and not path.is_file():
-        raise ConfigError(f"config file not found: {path}")
+    if explicit and not os.path.lexists(path):
+        raise ConfigError(f"config file not found: {inert_line(str(path))}")
     loaded = load_config(path)
-    unreadable = [e for e in loaded.errors if "cannot read the file" in e]
-    if unreadable or (strict and loaded.errors):
+    if loaded.unreadable or (strict and loaded.errors):
         raise ConfigError("; ".join(loaded.errors))
-    if getattr(args, "system", None) is not None:
-        loaded.config.system_prompt = args.system
+    if strict:
+        for warning in loaded.warnings:
+            print(f"pychat: warning: {warning}", file=sys.stderr)
     return loaded
+
+
+def _system_prompt(args: argparse.Namespace) -> str | None:
+    """--system: this session's system prompt; it is never written to the config."""
+    return getattr(args, "system", None)
 
 
 def _overrides(args: argparse.Namespace) -> Overrides:
@@ -91,59 +97,50 @@ def run_tui(args: argparse.Namespace) -> int:
     path = library.startup_model(getattr(args, "model", None))  # a missing one: no UI
     from pychat.app import PyChatApp, Startup
 
-    session = create_session(loaded, library=library)
+    session = create_session(loaded, library=library, system_prompt=_system_prompt(args))
     session.backend.show_debug = getattr(args, "debug", False)
-    PyChatApp(session, Startup(path, _overrides(args))).run()
-    return 0
+    app = PyChatApp(session, Startup(path, _overrides(args)))
+    app.run()
+    code = app.return_code or 0
+    if app.crash is not None:
+        code = code or 1
+        log = write_crash_log(app.crash)
+        print(f"pychat: crashed ({inert_line(type(app.crash).__name__)}); the traceback is "
+              f"in {log}", file=sys.stderr)
+    if session.busy:
+        # A worker still inside llama.cpp (or a file that blocks) cannot be cancelled:
+        # leave without waiting for it, as ctrl+q promised.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+def write_crash_log(error: BaseException) -> str:
+    """Write ``error``'s traceback to the user's state folder; returns where."""
+    import time
+    import traceback
+
+    from pychat.locations import user_state_dir
+
+    text = "".join(traceback.format_exception(error))
+    try:
+        folder = user_state_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"crash-{time.strftime('%Y%m%d-%H%M%S')}.log"
+        path.write_text(text, encoding="utf-8")
+        return inert_line(str(path))
+    except OSError:
+        print(text, file=sys.stderr)
+        return "the text above (the state folder could not be written)"
 
 
 def run_ask(args: argparse.Namespace) -> int:
-    from pychat.session import create_session
-    from pychat.session.events import (
-        Event,
-        ModelLoadFailed,
-        ReplyFinished,
-        TextReceived,
-        WorkerFailed,
-    )
+    from pychat.ask import ask
 
-    prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
-    if not prompt.strip():
-        return _fail("the prompt is empty")
-    loaded = _read_config(args, strict=True)
-    session = create_session(loaded, flush_seconds=0)
-    path = session.library.startup_model(getattr(args, "model", None))
-    events: queue.Queue[Event] = queue.Queue()
-    session.listen(events.put)
-    session.start(path, _overrides(args), poll_vram=None, fallback=False)
-    session.send(prompt)
-    try:
-        while True:
-            event = events.get()
-            if isinstance(event, TextReceived):
-                sys.stdout.write(event.text)
-                sys.stdout.flush()
-            elif isinstance(event, ModelLoadFailed):
-                return _fail(event.message)
-            elif isinstance(event, WorkerFailed) and getattr(args, "debug", False):
-                print(event.details, file=sys.stderr)
-            elif isinstance(event, ReplyFinished):
-                break
-    except KeyboardInterrupt:
-        session.stop()
-        sys.stdout.write("\n")
-        return 130
-    finally:
-        session.shutdown()
-    sys.stdout.write("\n")
-    if event.error:
-        return _fail(event.error)
-    if args.stats:
-        s = event.stats
-        print(f"prompt {s.prompt_tokens} tokens, reply {s.completion_tokens} tokens, "
-              f"{s.tokens_per_second:.1f} tok/s, TTFT {s.time_to_first_token * 1000:.0f} ms",
-              file=sys.stderr)
-    return 0
+    return ask(_read_config(args, strict=True), args.prompt, model=getattr(args, "model", None),
+               overrides=_overrides(args), system_prompt=_system_prompt(args),
+               stats=args.stats, debug=getattr(args, "debug", False))
 
 
 def run_models(args: argparse.Namespace) -> int:

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from textual import constants
 from textual.app import App
-from textual.binding import Binding
 from textual.driver import Driver
 
+from pychat.keys import KEYS
 from pychat.library import NO_OVERRIDES, Overrides
 from pychat.session import ChatSession
+from pychat.ui.bindings import bind
 from pychat.ui.help_screen import HelpScreen
 from pychat.ui.main_screen import MainScreen
-from pychat.ui.prompt_input import PromptInput
 
 
 def stylesheet_path() -> Path:
@@ -41,13 +44,11 @@ class PyChatApp(App[None]):
     TITLE = "PyChat"
     ENABLE_COMMAND_PALETTE = True
     BINDINGS = [
-        Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
-        Binding("f1", "help", "Help", id="app.help"),
-        Binding("ctrl+p", "command_palette", "Commands", show=False,
-                id="app.command_palette"),
-        Binding("tab", "focus_next", "Next pane", show=False, id="app.focus_next"),
-        Binding("shift+tab", "focus_previous", "Previous pane", show=False,
-                id="app.focus_previous"),
+        bind("app.quit", "quit", priority=True),
+        bind("app.help", "help"),
+        bind("app.command_palette", "command_palette", show=False),
+        bind("app.focus_next", "focus_next", show=False),
+        bind("app.focus_previous", "focus_previous", show=False),
     ]
 
     def __init__(self, session: ChatSession, startup: Startup) -> None:
@@ -56,6 +57,8 @@ class PyChatApp(App[None]):
         self.keys = dict(session.config.config.keys)
         """The user's remapped keys, by binding id."""
         self.main_screen = MainScreen(session, startup.path, startup.overrides)
+        self.crash: BaseException | None = None
+        """The exception that ended the app, if one did (written to a crash log)."""
         if self.keys:
             self.set_keymap(self.keys)
 
@@ -70,16 +73,26 @@ class PyChatApp(App[None]):
 
     def on_mount(self) -> None:
         self.push_screen(self.main_screen)
+        # A terminal closed or a kill: leave like ctrl+q, so the terminal is restored
+        # (alternate screen off, mouse reporting off, cursor back).
+        loop = asyncio.get_running_loop()
+        for number in (signal.SIGTERM, signal.SIGHUP):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(number, self.exit, None, 128 + number)
+
+    def _handle_exception(self, error: Exception) -> None:
+        # See ui/compat.handle_exception_method: keep what crashed for the crash log.
+        if self.crash is None:
+            self.crash = error
+        super()._handle_exception(error)
 
     def action_help(self) -> None:
-        """F1: list every binding with its key and id."""
-        rows = []
-        for owner in (self.BINDINGS, MainScreen.BINDINGS, PromptInput.BINDINGS):
-            for binding in owner:
-                if isinstance(binding, Binding):
-                    key = self.keys.get(binding.id or "", binding.key)
-                    rows.append((key, binding.description, binding.id or ""))
+        """F1: every binding with its key (as remapped) and id."""
+        rows = [(self.keys.get(spec.id, spec.keys), spec.description, spec.id)
+                for spec in KEYS.values()]
         self.push_screen(HelpScreen(rows))
 
     def on_unmount(self) -> None:
-        self.session.shutdown()
+        # Quit must not wait on a load in progress: at most half a second for the model
+        # to be freed; the process exit frees the rest.
+        self.session.shutdown(timeout=0.5)

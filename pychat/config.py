@@ -1,7 +1,9 @@
-"""Typed configuration: read with tomllib, validated, written atomically with tomli-w.
+"""Typed configuration, read with tomllib and validated (writing: ``config_writer``).
 
-The file is never rewritten while it has errors: a broken config is reported (file, key,
-line) and the app runs on defaults until the user fixes it.
+Reading is total: any file either loads or gives messages with its path, key and line, and
+the app then runs on defaults; a file with errors is never rewritten. One set of bounds
+(the field metadata below) judges the file, the command line, the loader pane and the
+picker alike, so nothing PyChat writes fails its own reading.
 """
 
 from __future__ import annotations
@@ -9,25 +11,27 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-import stat
-import tempfile
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import tomli_w
-
-from pychat.errors import ConfigError
+from pychat.files import read_regular
+from pychat.keys import check_keymap
+from pychat.text import inert_line
 
 AUTO = "auto"
 """Value of ``gpu_layers`` that lets PyChat pick the largest offload that fits."""
+MIN_N_CTX = 128
+"""The smallest context that holds a short prompt and a reply (0 still means the model's)."""
+MAX_CONFIG_BYTES = 1024 * 1024
+"""A config is a few KiB; anything over this is not read."""
 
 
 def _opt(default: Any, doc: str, *, lo: float | None = None, hi: float | None = None,
-         factory: Any = None) -> Any:
+         factory: Any = None, min_nonzero: int | None = None) -> Any:
     """A dataclass field with a description and optional numeric bounds."""
-    meta = {"doc": doc, "lo": lo, "hi": hi}
+    meta = {"doc": doc, "lo": lo, "hi": hi, "min_nonzero": min_nonzero}
     if factory is not None:
         return field(default_factory=factory, metadata=meta)
     return field(default=default, metadata=meta)
@@ -53,7 +57,7 @@ class ModelSettings:
     gpu_layers: int | str = _opt(AUTO, 'Layers offloaded to the GPU: 0 = CPU only, -1 = all, '
                                  '"auto" = as many as fit in free VRAM.', lo=-1, hi=10_000)
     n_ctx: int = _opt(4096, "Context window in tokens; 0 = the model's training length.",
-                      lo=0, hi=1_048_576)
+                      lo=0, hi=1_048_576, min_nonzero=MIN_N_CTX)
     chat_format: str = _opt("", 'llama-cpp-python chat format ("gemma", "chatml", …); '
                             '"" = the template inside the GGUF file.')
     n_threads: int = _opt(0, "CPU threads; 0 = llama.cpp's default.", lo=0, hi=1024)
@@ -94,34 +98,40 @@ def default_model_settings(model_name: str) -> ModelSettings:
     return ModelSettings()
 
 
-def parse_gpu_layers(text: str) -> int | str:
-    """'auto', 'all', '-1' (all), '0' (CPU) or a layer count, as typed in the CLI or the UI.
+def _model_field(name: str) -> dataclasses.Field[Any]:
+    return next(f for f in dataclasses.fields(ModelSettings) if f.name == name)
 
-    Raises ValueError with a message for the user.
-    """
+
+def parse_gpu_layers(text: str) -> int | str:
+    """'auto', 'all', '-1' (all), '0' (CPU) or a layer count, as typed in the CLI or the UI,
+    within the bounds the config file has. Raises ValueError with a message for the user."""
     text = text.strip().lower()
     if text in ("", AUTO):
         return AUTO
     if text == "all":
         return -1
+    f = _model_field("gpu_layers")
     try:
-        value = int(text)
+        value: Any = int(text)
     except ValueError:
-        value = -2
-    if value < -1:
-        raise ValueError("gpu_layers must be auto, all, -1 (all), 0 (CPU) or a layer count")
-    return value
+        value = text
+    _, problem = _check_value("gpu_layers", value, f)
+    if problem:
+        raise ValueError(f"gpu_layers: {problem}")
+    return int(value)
 
 
 def parse_n_ctx(text: str) -> int:
-    """A context size in tokens (0 = the model's own). Raises ValueError."""
+    """A context size in tokens (0 = the model's own), within the config file's bounds.
+    Raises ValueError with a message for the user."""
     try:
-        value = int(text.strip())
+        value: Any = int(text.strip())
     except ValueError:
-        value = -1
-    if value < 0:
-        raise ValueError("n_ctx must be a whole number of tokens (0 = the model's own)")
-    return value
+        value = text.strip()
+    _, problem = _check_value("n_ctx", value, _model_field("n_ctx"))
+    if problem:
+        raise ValueError(f"n_ctx: {problem}")
+    return int(value)
 
 
 # ---------------------------------------------------------------------------- reading
@@ -135,6 +145,11 @@ class LoadedConfig:
     path: Path
     exists: bool
     errors: list[str] = field(default_factory=list)
+    """Problems that made PyChat ignore the file (it runs on defaults)."""
+    warnings: list[str] = field(default_factory=list)
+    """Problems with single settings that were left out (refused key remaps)."""
+    unreadable: bool = False
+    """The file could not be read at all (not merely invalid)."""
 
     @property
     def writable(self) -> bool:
@@ -148,33 +163,68 @@ class LoadedConfig:
 
     def models_dir(self) -> Path:
         """The models folder as an absolute path."""
-        return (self.base_dir / Path(self.config.models_dir).expanduser()).resolve()
+        folder = self.base_dir / Path(self.config.models_dir).expanduser()
+        try:
+            return folder.resolve()
+        except (OSError, RuntimeError):  # a link loop: the listing will say what it is
+            return folder.absolute()
 
 
 def load_config(path: Path) -> LoadedConfig:
     """Read and validate ``path``; never raises for a bad file (see ``errors``)."""
-    if not path.exists():
+    where = inert_line(str(path))
+    if not os.path.lexists(path):
         return LoadedConfig(Config(), path, exists=False)
+
+    def failed(message: str, unreadable: bool = False) -> LoadedConfig:
+        return LoadedConfig(Config(), path, True, [message], unreadable=unreadable)
+
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        return LoadedConfig(Config(), path, True, [f"{path}: cannot read the file: {reason}"])
+        data = read_regular(path, MAX_CONFIG_BYTES)
+    except OSError as exc:
+        return failed(f"{where}: cannot read the file: {exc.strerror or exc}", True)
+    try:
+        text = data.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as exc:
+        return failed(f"{where}: cannot read the file: not UTF-8 text (byte "
+                      f"0x{data[exc.start]:02x} at offset {exc.start})", True)
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         line = re.search(r"at line (\d+)", str(exc))
-        where = f"{path}:{line.group(1)}" if line else str(path)
+        at = f"{where}:{line.group(1)}" if line else where
         message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
-        return LoadedConfig(Config(), path, True, [f"{where}: TOML syntax error: {message}"])
+        return failed(f"{at}: TOML syntax error: {inert_line(message)}")
+    except RecursionError:
+        return failed(f"{where}: TOML syntax error: values nested too deeply to read")
     errors: list[str] = []
-    config = config_from_dict(raw, errors, _LineFinder(text, path))
+    warnings: list[str] = []
+    try:
+        config = config_from_dict(raw, errors, warnings, LineFinder(text, path))
+    except RecursionError:
+        return failed(f"{where}: values nested too deeply to read")
     if errors:
-        return LoadedConfig(Config(), path, True, errors)
-    return LoadedConfig(config, path, True)
+        return LoadedConfig(Config(), path, True, errors, warnings)
+    return LoadedConfig(config, path, True, warnings=warnings)
 
 
-class _LineFinder:
+def _number(value: float | None) -> str:
+    """1048576.0 -> '1048576', 0.5 -> '0.5'."""
+    if value is None:
+        return "?"
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def _show(value: Any) -> str:
+    """A short, inert rendering of a value from the file, for messages."""
+    try:
+        text = repr(value)
+    except RecursionError:
+        text = f"a deeply nested {type(value).__name__}"
+    return inert_line(text if len(text) <= 60 else text[:57] + "…")
+
+
+class LineFinder:
     """Finds the line where ``key`` is set inside ``[table]`` for error messages."""
 
     _HEADER = re.compile(r"^\s*\[\s*([^\]]+?)\s*\]\s*(#.*)?$")
@@ -182,7 +232,7 @@ class _LineFinder:
 
     def __init__(self, text: str, path: Path) -> None:
         self.lines = text.splitlines()
-        self.path = path
+        self.path = inert_line(str(path))
 
     @staticmethod
     def _norm(name: str) -> str:
@@ -203,44 +253,51 @@ class _LineFinder:
 
 
 def _check_value(name: str, value: Any, f: dataclasses.Field[Any]) -> tuple[Any, str | None]:
-    """Return (converted value, error or None) for one field."""
+    """Return (converted value, error or None) for one field: the one place bounds are
+    judged, for the file, the command line and the UI."""
     default = f.default
     lo, hi = f.metadata.get("lo"), f.metadata.get("hi")
-    bounds = f" between {lo:g} and {hi:g}" if lo is not None and hi is not None else ""
+    least = f.metadata.get("min_nonzero")
+    bounds = f" between {_number(lo)} and {_number(hi)}" if lo is not None and hi is not None \
+        else ""
+    if least is not None:
+        bounds = f" of 0 or {least} to {_number(hi)}"
+    shown = _show(value)
     if f.name == "gpu_layers":
         if value == AUTO:
             return value, None
         if isinstance(value, bool) or not isinstance(value, int):
-            return None, f'expected "auto" or a whole number{bounds}, got {value!r}'
+            return None, f'expected "auto" or a whole number{bounds}, got {shown}'
     elif isinstance(default, bool):
         if not isinstance(value, bool):
-            return None, f"expected true or false, got {value!r}"
+            return None, f"expected true or false, got {shown}"
     elif isinstance(default, int):
         if isinstance(value, bool) or not isinstance(value, int):
-            return None, f"expected a whole number{bounds}, got {value!r}"
+            return None, f"expected a whole number{bounds}, got {shown}"
     elif isinstance(default, float):
         if isinstance(value, bool) or not isinstance(value, int | float):
-            return None, f"expected a number{bounds}, got {value!r}"
+            return None, f"expected a number{bounds}, got {shown}"
         value = float(value)
     elif isinstance(default, str) and not isinstance(value, str):
-        return None, f"expected a string, got {value!r}"
-    if lo is not None and hi is not None and isinstance(value, int | float) and not (
-        lo <= value <= hi
+        return None, f"expected a string, got {shown}"
+    if isinstance(value, int | float) and (
+        (lo is not None and hi is not None and not lo <= value <= hi)
+        or (least is not None and 0 < value < least)
     ):
-        return None, f"expected a number{bounds}, got {value!r}"
+        return None, f"expected a number{bounds}, got {shown}"
     return value, None
 
 
-def _fill(cls: type, raw: Any, table: str, errors: list[str], lines: _LineFinder) -> Any:
+def _fill(cls: type, raw: Any, table: str, errors: list[str], lines: LineFinder) -> Any:
     """Build dataclass ``cls`` from the table ``raw``, collecting errors."""
-    label = table or "top level"
+    label = inert_line(table or "top level")
     if not isinstance(raw, dict):
-        errors.append(f"{lines.path}: [{label}] must be a table, got {raw!r}")
+        errors.append(f"{lines.path}: [{label}] must be a table, got {_show(raw)}")
         return cls()
     fields = {f.name: f for f in dataclasses.fields(cls)}
     values: dict[str, Any] = {}
     for key, value in raw.items():
-        full = f"{table}.{key}" if table else key
+        full = inert_line(f"{table}.{key}" if table else key)
         f = fields.get(key)
         if f is None:
             known = ", ".join(sorted(fields))
@@ -254,8 +311,10 @@ def _fill(cls: type, raw: Any, table: str, errors: list[str], lines: _LineFinder
     return cls(**values)
 
 
-def config_from_dict(raw: dict[str, Any], errors: list[str], lines: _LineFinder) -> Config:
-    """Validate a parsed TOML document into a Config (errors appended to ``errors``)."""
+def config_from_dict(raw: dict[str, Any], errors: list[str], warnings: list[str],
+                     lines: LineFinder) -> Config:
+    """Validate a parsed TOML document into a Config: problems that void the file go to
+    ``errors``, refused key remaps to ``warnings``."""
     top = {k: v for k, v in raw.items() if k not in ("sampling", "models", "keys")}
     config = _fill(Config, top, "", errors, lines)
     if "sampling" in raw:
@@ -270,64 +329,14 @@ def config_from_dict(raw: dict[str, Any], errors: list[str], lines: _LineFinder)
     if not isinstance(keys, dict):
         errors.append(f"{lines.path}: [keys] must be a table of binding id = \"key\"")
     else:
+        wanted: dict[str, str] = {}
         for binding, key in keys.items():
             if not isinstance(key, str) or not key.strip():
-                errors.append(f"{lines.where('keys', binding)}: keys.{binding}: expected a "
-                              f"key name such as \"ctrl+s\", got {key!r}")
+                errors.append(f"{lines.where('keys', binding)}: keys.{inert_line(binding)}: "
+                              f"expected a key name such as \"ctrl+s\", got {_show(key)}")
             else:
-                config.keys[binding] = key
+                wanted[binding] = key
+        config.keys, refused = check_keymap(wanted)
+        warnings.extend(f"{lines.path}: [keys] {inert_line(problem)} — not applied"
+                        for problem in refused)
     return config
-
-
-# ---------------------------------------------------------------------------- writing
-
-
-def config_to_dict(config: Config) -> dict[str, Any]:
-    """The TOML document for ``config`` (every key written, so the file documents itself)."""
-    doc = {f.name: getattr(config, f.name) for f in dataclasses.fields(Config)
-           if f.name not in ("sampling", "models", "keys")}
-    doc["sampling"] = dataclasses.asdict(config.sampling)
-    if config.keys:
-        doc["keys"] = dict(config.keys)
-    if config.models:
-        doc["models"] = {name: dataclasses.asdict(s) for name, s in config.models.items()}
-    return doc
-
-
-def save_config(loaded: LoadedConfig) -> None:
-    """Write the config atomically, keeping the file's permissions.
-
-    Raises ConfigError when the file on disk has errors (it would be lost) or cannot be
-    written.
-    """
-    if not loaded.writable:
-        raise ConfigError(f"{loaded.path} has errors; not overwriting it. Fix it to save "
-                          "settings.")
-    write_toml_atomic(loaded.path, config_to_dict(loaded.config))
-    loaded.exists = True
-
-
-def write_toml_atomic(path: Path, doc: dict[str, Any]) -> None:
-    """Replace ``path`` with ``doc`` in one step: temp file in the same folder + os.replace."""
-    data = tomli_w.dumps(doc).encode("utf-8")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            mode = stat.S_IMODE(path.stat().st_mode)
-        except FileNotFoundError:
-            umask = os.umask(0)
-            os.umask(umask)
-            mode = 0o666 & ~umask
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp, mode)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    except OSError as exc:
-        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from exc

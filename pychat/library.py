@@ -6,7 +6,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pychat.config import AUTO, LoadedConfig, ModelSettings, save_config
+from pychat.config import AUTO, LoadedConfig, ModelSettings
+from pychat.config_writer import save_model_settings
 from pychat.engine import demo
 from pychat.engine.base import LoadSpec
 from pychat.engine.fit import estimate_vram, offloaded_layers, resolve_gpu_layers
@@ -17,7 +18,6 @@ from pychat.engine.models import (
     human_bytes,
     resolve_model,
 )
-from pychat.errors import ConfigError
 from pychat.locations import user_cache_dir
 
 Choice = tuple[int | str, int]
@@ -184,17 +184,12 @@ class ModelLibrary:
         )
 
     def remember(self, path: Path, choice: Choice) -> None:
-        """Persist a model's gpu_layers and n_ctx in the config file (atomically).
-
-        Raises ConfigError when the file cannot be written or has errors of its own.
-        """
-        config = self.loaded.config
-        key = path.name if path.parent.resolve() == self.models_dir or path == \
-            demo.demo_model_path() else str(path)
-        current = self.settings_for(path)
+        """Keep a model's gpu_layers and n_ctx for this session and save them in the config
+        file. Raises ConfigError (with a message for the user) when they cannot be saved."""
+        in_folder = path.parent.absolute() == self.models_dir
+        key = path.name if in_folder or path == demo.demo_model_path() else str(path)
         gpu_layers, n_ctx = choice
-        config.models[key] = dataclasses.replace(current, gpu_layers=gpu_layers, n_ctx=n_ctx)
-        if not self.loaded.writable:
-            raise ConfigError(f"{self.loaded.path} has errors, so the settings for "
-                              f"{path.name} were not saved.")
-        save_config(self.loaded)
+        settings = dataclasses.replace(self.settings_for(path), gpu_layers=gpu_layers,
+                                       n_ctx=n_ctx)
+        self.loaded.config.models[key] = settings
+        save_model_settings(self.loaded, key, settings)

@@ -22,6 +22,11 @@ def user_cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir(APP_NAME))
 
 
+def user_state_dir() -> Path:
+    """The per-user state folder (crash logs)."""
+    return Path(platformdirs.user_state_dir(APP_NAME))
+
+
 def resolve_config_path(cli_path: str | os.PathLike[str] | None = None) -> Path:
     """Pick the config file: --config > $PYCHAT_CONFIG > ./config.toml > user config dir.
 

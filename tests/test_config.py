@@ -9,15 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pychat.config import (
-    AUTO,
-    Config,
-    ModelSettings,
-    config_to_dict,
-    load_config,
-    save_config,
-    write_toml_atomic,
-)
+from pychat.config import AUTO, Config, ModelSettings, load_config
+from pychat.config_writer import config_to_dict, save_model_settings, write_toml_atomic
 from pychat.errors import ConfigError
 from pychat.locations import resolve_config_path, user_config_path
 
@@ -40,12 +33,15 @@ def test_round_trip(tmp_path: Path) -> None:
     original = load_config(path)
     original.config.system_prompt = "Be terse."
     original.config.sampling.temperature = 0.2
-    original.config.models["m.gguf"] = ModelSettings(gpu_layers=12, n_ctx=8192,
-                                                     chat_format="chatml", flash_attn=True)
     original.config.keys["chat.stop"] = "ctrl+s"
-    save_config(original)
+    settings = ModelSettings(gpu_layers=12, n_ctx=8192, chat_format="chatml", flash_attn=True)
+    original.config.models["m.gguf"] = settings
+    models_before = original.models_dir()  # relative to the working folder: no file yet
+    save_model_settings(original, "m.gguf", settings)
     again = load_config(path)
-    assert again.errors == []
+    assert again.errors == [] and again.warnings == []
+    assert again.models_dir() == models_before  # written absolute: it still means that
+    original.config.models_dir = str(models_before)
     assert again.config == original.config
     assert again.config.models["m.gguf"].gpu_layers == 12
 
@@ -60,6 +56,8 @@ def test_auto_gpu_layers_and_integers_promote_to_float(write_config) -> None:
 
 MALFORMED = [
     ("syntax: missing value", "models_dir =\n", ":1: TOML syntax error"),
+    ("n_ctx below the minimum", '[models."a.gguf"]\nn_ctx = 16\n', "n_ctx: expected a number of 0 or 128"),
+    ("gpu_layers above the bound", '[models."a.gguf"]\ngpu_layers = 20000\n', "between -1 and 10000"),
     ("syntax: unclosed string", 'system_prompt = "hi\n', ":1: TOML syntax error"),
     ("syntax: unclosed table", "[sampling\ntemperature = 1\n", ":1: TOML syntax error"),
     ("syntax: duplicate key", "models_dir = 'a'\nmodels_dir = 'b'\n", ":2: TOML syntax error"),
@@ -74,7 +72,7 @@ MALFORMED = [
     ("bool for int", "[sampling]\ntop_k = true\n", "sampling.top_k: expected a whole number"),
     ("float for int", "[sampling]\nmax_tokens = 10.5\n", "sampling.max_tokens: expected a whole"),
     ("out of range", "[sampling]\ntop_p = 1.5\n", "sampling.top_p: expected a number between 0"),
-    ("negative ctx", '[models."a.gguf"]\nn_ctx = -4\n', "n_ctx: expected a number between 0"),
+    ("negative ctx", '[models."a.gguf"]\nn_ctx = -4\n', "n_ctx: expected a number of 0 or 128"),
     ("gpu_layers word", '[models."a.gguf"]\ngpu_layers = "many"\n',
      'gpu_layers: expected "auto" or a whole number'),
     ("gpu_layers too low", '[models."a.gguf"]\ngpu_layers = -2\n', "gpu_layers"),
@@ -105,7 +103,7 @@ def test_malformed_config_names_file_key_and_line(
     assert loaded.config == Config()  # the app runs on defaults
     assert not loaded.writable
     with pytest.raises(ConfigError):
-        save_config(loaded)
+        save_model_settings(loaded, "x.gguf", ModelSettings())
     assert path.read_bytes() == before  # never overwritten
 
 

@@ -117,8 +117,10 @@ def test_unreadable_files_are_listed_with_a_reason(model_dir: Path) -> None:
                           "tiny-mha.gguf"}
     assert "missing GGUF signature" in infos["notes.gguf"].error
     assert infos["tiny-gqa.gguf"].ok and infos["alien.gguf"].ok  # header fine, arch unknown
-    # The truncated copy keeps its header: llama.cpp, not the header reader, rejects it.
-    assert infos["corrupt.gguf"].ok
+    # The truncated copy keeps its header, but its tensor data does not fit in the file.
+    size = (model_dir / "corrupt.gguf").stat().st_size
+    assert f"truncated: {size} of {(model_dir / 'tiny-gqa.gguf').stat().st_size}" in \
+        infos["corrupt.gguf"].error
     empty = model_dir.parent / "empty.gguf"
     empty.write_bytes(b"")
     assert "missing GGUF signature" in catalog.info(empty).error

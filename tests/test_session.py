@@ -113,11 +113,11 @@ def test_stop_while_waiting_for_a_model(tmp_path: Path) -> None:
 
 
 def test_a_message_too_long_for_the_context_then_a_short_one(tmp_path: Path) -> None:
-    config = '[models."one.gguf"]\nn_ctx = 64\n[sampling]\nmax_tokens = 8\n'
+    config = '[models."one.gguf"]\nn_ctx = 128\n[sampling]\nmax_tokens = 8\n'
     session, recorder = fake_session(tmp_path, config=config)
     ready(session, recorder)
     failed = answer(session, recorder, "word " * 200)
-    assert "The message needs" in failed.error and "only 56 fit" in failed.error
+    assert "The message needs" in failed.error and "only 120 fit" in failed.error
     assert failed.note.startswith("⚠ The message needs")
     assert session.reply_state is ReplyState.IDLE
     short = answer(session, recorder, "short")
@@ -126,8 +126,8 @@ def test_a_message_too_long_for_the_context_then_a_short_one(tmp_path: Path) -> 
 
 
 def test_a_system_prompt_longer_than_the_context_says_so(tmp_path: Path) -> None:
-    config = ('system_prompt = "' + "rule " * 100 + '"\n'
-              '[models."one.gguf"]\nn_ctx = 64\n[sampling]\nmax_tokens = 8\n')
+    config = ('system_prompt = "' + "rule " * 200 + '"\n'
+              '[models."one.gguf"]\nn_ctx = 128\n[sampling]\nmax_tokens = 8\n')
     session, recorder = fake_session(tmp_path, config=config)
     ready(session, recorder)
     failed = answer(session, recorder, "hi")

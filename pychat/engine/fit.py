@@ -105,3 +105,27 @@ def resolve_gpu_layers(info: ModelInfo | None, gpu_layers: int | str, n_ctx: int
     if free_vram is None or info is None or not info.ok:
         return 0
     return auto_gpu_layers(info, n_ctx or info.context_length, free_vram)
+
+
+@dataclass(frozen=True)
+class MemoryNeed:
+    """What a load would take, in RAM and in VRAM, before it is tried."""
+
+    ram: int
+    vram: int
+    weights_ram: int
+    kv_ram: int
+    compute_ram: int
+
+
+def memory_needed(info: ModelInfo, gpu_layers: int, n_ctx: int) -> MemoryNeed:
+    """RAM and VRAM a load of ``info`` needs with ``gpu_layers`` offloaded and a context of
+    ``n_ctx`` tokens (0 = the model's own): the weights that stay on the CPU, the KV cache
+    of the blocks that stay there, and the compute buffer."""
+    context = n_ctx or info.context_length
+    gpu = estimate_vram(info, gpu_layers, context)
+    cpu_blocks = info.n_layer - min(gpu.gpu_layers, info.n_layer)
+    weights = max(info.size_bytes - gpu.weights_bytes, 0)
+    kv = kv_cache_bytes(info, context, cpu_blocks)
+    compute = compute_buffer_bytes(info, context) if gpu.gpu_layers <= info.n_layer else 0
+    return MemoryNeed(weights + kv + compute, gpu.total_bytes, weights, kv, compute)

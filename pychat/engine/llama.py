@@ -18,7 +18,7 @@ import atexit
 import codecs
 import contextlib
 import ctypes
-import io
+import os
 import re
 import sys
 import threading
@@ -43,7 +43,9 @@ from pychat.engine.base import (
 from pychat.engine.context import fit_messages, reply_reserve
 from pychat.engine.formats import StopMatcher, named_formatter
 from pychat.errors import GenerationError, ModelError
+from pychat.files import file_problem, open_regular
 from pychat.instrument import ignore_eos_requested
+from pychat.text import inert_line
 
 GGUF_MAGIC = b"GGUF"
 _DEFAULT_SEED = 0xFFFFFFFF  # LLAMA_DEFAULT_SEED: a fresh random seed
@@ -51,35 +53,25 @@ _CONTROL_ATTR = 1 << 3  # LLAMA_TOKEN_ATTR_CONTROL
 
 
 def check_model_file(path: Path) -> None:
-    """Raise ModelError with a plain reason when ``path`` is not a readable GGUF file."""
-    if not path.exists():
-        raise ModelError(f"Model file not found: {path}")
-    if not path.is_file():
-        raise ModelError(f"Not a file: {path}")
+    """Raise ModelError with a plain reason when ``path`` is not a readable GGUF file.
+
+    Looks before it opens: a FIFO, a device or a looping link is refused, not waited on."""
+    if not os.path.lexists(path):
+        raise ModelError(f"Model file not found: {inert_line(str(path))}")
+    problem = file_problem(path)
+    if problem:
+        raise ModelError(f"{inert_line(path.name)} cannot be loaded: {problem}")
     try:
-        with path.open("rb") as handle:
-            head = handle.read(4)
+        fd = open_regular(path)
+        try:
+            head = os.read(fd, 4)
+        finally:
+            os.close(fd)
     except OSError as exc:
-        raise ModelError(f"Cannot read {path}: {exc.strerror or exc}") from exc
+        raise ModelError(f"Cannot read {inert_line(str(path))}: {exc.strerror or exc}") from exc
     if head != GGUF_MAGIC:
-        raise ModelError(f"{path.name} is not a GGUF model file (it does not start with "
-                         "the GGUF signature)")
-
-
-class _LineWriter(io.TextIOBase):
-    """A text stream that forwards whole lines to a log callback (for Python prints)."""
-
-    def __init__(self, log: LogCallback) -> None:
-        self._log = log
-        self._buffer = ""
-
-    def write(self, text: str) -> int:
-        self._buffer += text
-        *lines, self._buffer = self._buffer.split("\n")
-        for line in lines:
-            if line.strip():
-                self._log("debug", line[:2000])
-        return len(text)
+        raise ModelError(f"{inert_line(path.name)} is not a GGUF model file (it does not "
+                         "start with the GGUF signature)")
 
 
 def _return_freed_memory() -> None:
@@ -136,8 +128,13 @@ class LlamaBackend:
 
     reports_vram = True
 
-    def __init__(self, log: LogCallback | None = None) -> None:
+    def __init__(self, log: LogCallback | None = None, *, quiet: bool = False) -> None:
         self._log_callback = log or (lambda level, line: None)
+        self.quiet = quiet
+        """No screen paints on fd 1 and 2 (``pychat ask``): llama-cpp-python's
+        ``verbose=False`` may point them at /dev/null during a load. In the TUI that would
+        blank the screen, so there verbose stays on and its prints reach Textual's print
+        capture, which the app routes to the log pane."""
         self.show_debug = False
         """Pass llama.cpp's debug lines on too (``pychat --debug``): a load logs ~1200
         of them, and handing each to the UI slowed loads in the app by half."""
@@ -231,21 +228,17 @@ class LlamaBackend:
             self._recent_errors.clear()
             started = time.perf_counter()
             logs.set_progress_listener(progress)
-            writer = _LineWriter(self._log)
             try:
-                # verbose=True: with verbose=False llama-cpp-python points fd 1 and 2 at
-                # /dev/null during the load, blanking a TUI that paints on them.
-                with contextlib.redirect_stderr(writer), contextlib.redirect_stdout(writer):
-                    llm = Llama(
-                        model_path=str(spec.path),
-                        n_gpu_layers=spec.gpu_layers,
-                        n_ctx=spec.n_ctx,
-                        n_threads=spec.n_threads or None,
-                        use_mlock=spec.use_mlock,
-                        use_mmap=spec.use_mmap,
-                        flash_attn=spec.flash_attn,
-                        verbose=True,
-                    )
+                llm = Llama(
+                    model_path=str(spec.path),
+                    n_gpu_layers=spec.gpu_layers,
+                    n_ctx=spec.n_ctx,
+                    n_threads=spec.n_threads or None,
+                    use_mlock=spec.use_mlock,
+                    use_mmap=spec.use_mmap,
+                    flash_attn=spec.flash_attn,
+                    verbose=not self.quiet,
+                )
             except (ValueError, RuntimeError, OSError) as exc:
                 raise ModelError(self._load_failure(spec, exc)) from exc
             finally:

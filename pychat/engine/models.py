@@ -1,8 +1,9 @@
 """Finding GGUF models and reading what they are without loading their weights.
 
-Only the GGUF header is parsed (key/values and tensor descriptions); type sizes and names
-come from the ``gguf`` package. Results are cached by path, size and mtime, in memory and
-in a small JSON file, so listing a folder of models is fast after the first time.
+Only the GGUF header is parsed (``gguf_header``: nothing in it is trusted); type sizes and
+names come from the ``gguf`` package. Only regular files (or links to them) are opened, and
+never in a way that can block. Results are cached by path, size and mtime, in memory and in
+a small JSON file that is never trusted either: a damaged one is dropped and rebuilt.
 """
 
 from __future__ import annotations
@@ -10,20 +11,22 @@ from __future__ import annotations
 import dataclasses
 import json
 import mmap
-import re
-import struct
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pychat.engine.gguf_header import Header, HeaderError, parse_header
 from pychat.errors import ModelError
+from pychat.files import file_problem, open_regular, read_regular
 from pychat.text import inert_line
 
-_SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?",
-            10: "<Q", 11: "<q", 12: "<d"}
-_STRING, _ARRAY = 8, 9
-_WANTED_ARRAYS = {"tokenizer.ggml.tokens"}  # we only need its length
-_BLOCK = re.compile(r"^blk\.(\d+)\.")
+MAX_LAYERS = 4096
+"""More repeating blocks than any real model has (Llama 3.1 405B has 126)."""
+MAX_CONTEXT = 1 << 24
+CACHE_MAX_BYTES = 8 * 1024 * 1024
+CACHE_MAX_ENTRIES = 512
+_KEPT_STRINGS = {"general.architecture", "general.name"}
 
 
 @dataclass
@@ -102,47 +105,6 @@ def human_count(n: int) -> str:
     return str(n)
 
 
-class _Reader:
-    """Sequential little-endian reads over a memory map."""
-
-    def __init__(self, buf: mmap.mmap) -> None:
-        self.buf, self.pos = buf, 0
-
-    def scalar(self, fmt: str) -> Any:
-        value = struct.unpack_from(fmt, self.buf, self.pos)[0]
-        self.pos += struct.calcsize(fmt)
-        return value
-
-    def string(self) -> str:
-        size = self.scalar("<Q")
-        if size > len(self.buf) - self.pos:
-            raise ValueError("string runs past the end of the file")
-        text = bytes(self.buf[self.pos:self.pos + size]).decode("utf-8", errors="replace")
-        self.pos += size
-        return text
-
-    def skip_string(self) -> None:
-        self.pos += 8 + struct.unpack_from("<Q", self.buf, self.pos)[0]
-
-    def value(self, kind: int, keep: bool = True) -> Any:
-        if kind in _SCALARS:
-            return self.scalar(_SCALARS[kind])
-        if kind == _STRING:
-            if keep:
-                return self.string()
-            self.skip_string()
-            return None
-        if kind == _ARRAY:
-            item_kind, count = self.scalar("<I"), self.scalar("<Q")
-            if item_kind in _SCALARS:  # fixed size: jump over it
-                self.pos += count * struct.calcsize(_SCALARS[item_kind])
-            else:
-                for _ in range(count):
-                    self.value(item_kind, keep=False)
-            return count
-        raise ValueError(f"unknown GGUF value type {kind}")
-
-
 def _file_type_name(code: int | None) -> str:
     if code is None:
         return ""
@@ -159,82 +121,76 @@ def read_model_info(path: Path) -> ModelInfo:
     import gguf
 
     info = ModelInfo(path=path)
+    problem = file_problem(path)
+    if problem:
+        info.error = problem
+        return info
+    sizes = {int(kind): value for kind, value in gguf.GGML_QUANT_SIZES.items()}
     try:
-        info.size_bytes = path.stat().st_size
-        with path.open("rb") as handle:
-            if handle.read(4) != b"GGUF":
-                raise ValueError("missing GGUF signature")
+        fd = open_regular(path)
+        try:
+            info.size_bytes = os.fstat(fd).st_size
+            if os.read(fd, 4) != b"GGUF":
+                raise HeaderError("missing GGUF signature")
             if info.size_bytes < 24:
-                raise ValueError("file too small to be a GGUF model")
-            with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as buf:
-                _parse(_Reader(buf), info, gguf)
+                raise HeaderError("file too small to be a GGUF model")
+            with mmap.mmap(fd, 0, access=mmap.ACCESS_READ) as buf:
+                header = parse_header(buf, _KEPT_STRINGS, sizes)
+        finally:
+            os.close(fd)
+        _fill(info, header)
     except OSError as exc:
         info.error = f"cannot read: {exc.strerror or exc}"
-    except (ValueError, struct.error, OverflowError, MemoryError) as exc:
+    except (HeaderError, ValueError, OverflowError, MemoryError) as exc:
         info.error = inert_line(f"not a valid GGUF file ({exc})")
     return info
 
 
-def _parse(reader: _Reader, info: ModelInfo, gguf: Any) -> None:
-    if bytes(reader.buf[:4]) != b"GGUF":
-        raise ValueError("missing GGUF signature")
-    reader.pos = 4
-    version = reader.scalar("<I")
-    if version < 2:
-        raise ValueError(f"GGUF version {version} is too old")
-    n_tensors, n_kv = reader.scalar("<Q"), reader.scalar("<Q")
-    kv: dict[str, Any] = {}
-    for _ in range(n_kv):
-        key, kind = reader.string(), reader.scalar("<I")
-        keep = kind != _ARRAY or key in _WANTED_ARRAYS
-        value = reader.value(kind, keep=keep or kind != _STRING)
-        kv[key] = value
+def _whole(kv: dict[str, Any], key: str, default: int = 0) -> int:
+    value = kv.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise HeaderError(f"{key} is not a whole number")
+    return value
+
+
+def _fill(info: ModelInfo, header: Header) -> None:
+    """Turn a parsed header into facts, refusing values no real model has."""
+    kv = header.kv
     arch = str(kv.get("general.architecture", ""))
-    info.architecture = inert_line(arch)  # shown in lists: strings from the file are inert
-    info.name = inert_line(str(kv.get("general.name", "")))
+    info.architecture = inert_line(arch)[:64]  # strings from the file are made inert
+    info.name = inert_line(str(kv.get("general.name", "")))[:120]
     info.file_type = _file_type_name(kv.get("general.file_type"))
-    info.n_layer = int(kv.get(f"{arch}.block_count", 0))
-    info.context_length = int(kv.get(f"{arch}.context_length", 0))
-    info.n_embd = int(kv.get(f"{arch}.embedding_length", 0))
-    info.n_head = int(kv.get(f"{arch}.attention.head_count", 0) or 0)
-    info.n_head_kv = int(kv.get(f"{arch}.attention.head_count_kv", info.n_head) or 0)
-    default_head = info.n_embd // info.n_head if info.n_head else 0
-    info.key_length = int(kv.get(f"{arch}.attention.key_length", default_head))
-    info.value_length = int(kv.get(f"{arch}.attention.value_length", default_head))
+    info.n_layer = _whole(kv, f"{arch}.block_count")
+    if not 0 <= info.n_layer <= min(MAX_LAYERS, max(header.n_tensors, 1)):
+        raise HeaderError(f"invalid layer count {info.n_layer}")
+    info.context_length = _whole(kv, f"{arch}.context_length")
+    if not 0 <= info.context_length <= MAX_CONTEXT:
+        raise HeaderError(f"invalid context length {info.context_length}")
+    info.n_embd = _whole(kv, f"{arch}.embedding_length")
+    info.n_head = _whole(kv, f"{arch}.attention.head_count")
+    info.n_head_kv = _whole(kv, f"{arch}.attention.head_count_kv", info.n_head)
+    default_head = info.n_embd // info.n_head if info.n_head > 0 else 0
+    info.key_length = _whole(kv, f"{arch}.attention.key_length", default_head)
+    info.value_length = _whole(kv, f"{arch}.attention.value_length", default_head)
+    for label, value in (("embedding length", info.n_embd), ("head count", info.n_head),
+                         ("KV head count", info.n_head_kv), ("key length", info.key_length),
+                         ("value length", info.value_length)):
+        if not 0 <= value <= 1 << 20:
+            raise HeaderError(f"invalid {label} {value}")
     info.n_vocab = int(kv.get("tokenizer.ggml.tokens", 0) or 0)
     info.has_chat_template = "tokenizer.chat_template" in kv
-
-    layers = [0] * info.n_layer
-    output_norm = output = embd = 0
-    for _ in range(n_tensors):
-        name = reader.string()
-        n_dims = reader.scalar("<I")
-        if n_dims > 8:
-            raise ValueError(f"tensor {name} has {n_dims} dimensions")
-        elements = 1
-        for _ in range(n_dims):
-            elements *= reader.scalar("<Q")
-        ggml_type = reader.scalar("<I")
-        reader.pos += 8  # data offset
-        try:
-            block_size, type_size = gguf.GGML_QUANT_SIZES[gguf.GGMLQuantizationType(ggml_type)]
-        except (ValueError, KeyError) as exc:
-            raise ValueError(f"tensor {name} has unknown type {ggml_type}") from exc
-        nbytes = elements // block_size * type_size
-        info.n_params += elements
-        block = _BLOCK.match(name)
-        if block and int(block.group(1)) < info.n_layer:
-            layers[int(block.group(1))] += nbytes
-        elif name.startswith("output_norm"):
-            output_norm += nbytes
-        elif name.startswith("output."):
-            output += nbytes
-        elif name.startswith("token_embd."):
-            embd += nbytes
-    info.layer_bytes = layers
-    info.embd_bytes = embd
+    alignment = _whole(kv, "general.alignment", 32)
+    if alignment <= 0 or alignment & (alignment - 1) or alignment > 1 << 20:
+        raise HeaderError(f"invalid alignment {alignment}")
+    data_start = -(-header.tensors_end // alignment) * alignment
+    needed = data_start + header.data_bytes
+    if needed > info.size_bytes:
+        raise HeaderError(f"truncated: {info.size_bytes} of {needed} bytes")
+    info.n_params = header.n_params
+    info.layer_bytes = [header.block_bytes.get(i, 0) for i in range(info.n_layer)]
+    info.embd_bytes = header.embd_bytes
     # With tied embeddings llama.cpp puts a copy of token_embd on the output layer.
-    info.output_bytes = output_norm + (output or embd)
+    info.output_bytes = header.output_norm_bytes + (header.output_bytes or header.embd_bytes)
 
 
 class ModelCatalog:
@@ -248,20 +204,28 @@ class ModelCatalog:
             self._read_cache()
 
     def _read_cache(self) -> None:
+        """Load the cache file; anything odd about it (size, depth, shape) drops it."""
+        assert self.cache_file is not None
         try:
-            assert self.cache_file is not None
-            raw = json.loads(self.cache_file.read_text(encoding="utf-8"))
-            for key, (mtime, size, data) in raw.items():
-                self._entries[key] = (mtime, size, ModelInfo.from_json(data))
-        except (OSError, ValueError, TypeError, KeyError):
+            raw = json.loads(read_regular(self.cache_file, CACHE_MAX_BYTES).decode("utf-8"))
+            if not isinstance(raw, dict):
+                return
+            for key, (mtime, size, data) in list(raw.items())[:CACHE_MAX_ENTRIES]:
+                info = ModelInfo.from_json(data)
+                if not (isinstance(mtime, int) and isinstance(size, int)
+                        and len(info.layer_bytes) <= MAX_LAYERS):
+                    raise ValueError("bad entry")
+                self._entries[str(key)] = (mtime, size, info)
+        except (OSError, ValueError, TypeError, KeyError, RecursionError):
             self._entries = {}  # a missing or damaged cache is simply rebuilt
+            self._dirty = True
 
     def save(self) -> None:
-        """Write the cache file if anything changed (best effort)."""
+        """Write the cache file if anything changed (best effort; newest entries kept)."""
         if self.cache_file is None or not self._dirty:
             return
-        data = {key: [mtime, size, info.to_json()]
-                for key, (mtime, size, info) in self._entries.items()}
+        entries = list(self._entries.items())[-CACHE_MAX_ENTRIES:]
+        data = {key: [mtime, size, info.to_json()] for key, (mtime, size, info) in entries}
         try:
             self.cache_file.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.cache_file.with_suffix(".tmp")
@@ -273,43 +237,61 @@ class ModelCatalog:
 
     def info(self, path: Path) -> ModelInfo:
         """Metadata for ``path`` (read once per size/mtime)."""
-        key = str(path.resolve())
+        problem = file_problem(path)
+        if problem:
+            return ModelInfo(path=path, error=problem)
         try:
-            stat = path.stat()
-        except OSError as exc:
-            return ModelInfo(path=path, error=f"cannot read: {exc.strerror or exc}")
+            key = str(path.resolve())
+            status = path.stat()
+        except (OSError, RuntimeError) as exc:
+            return ModelInfo(path=path, error=f"cannot read: {exc}")
         cached = self._entries.get(key)
-        if cached and cached[0] == stat.st_mtime_ns and cached[1] == stat.st_size:
+        if cached and cached[0] == status.st_mtime_ns and cached[1] == status.st_size:
             # Keyed by the resolved file: a link to it reports the path it was asked by.
             info = cached[2]
             return info if info.path == path else dataclasses.replace(info, path=path)
         info = read_model_info(path)
-        self._entries[key] = (stat.st_mtime_ns, stat.st_size, info)
+        self._entries.pop(key, None)  # re-inserted last: the newest entries are kept
+        self._entries[key] = (status.st_mtime_ns, status.st_size, info)
         self._dirty = True
         return info
 
 
+def _identity(path: Path) -> Path:
+    """The file a path leads to, or the path itself when it leads nowhere (a loop)."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):
+        return path.absolute()
+
+
 def discover_models(models_dir: Path, extra: list[Path] | tuple[Path, ...] = ()) -> list[Path]:
-    """Every ``*.gguf`` in ``models_dir`` (not recursive) plus ``extra`` paths, no repeats."""
+    """Every ``*.gguf`` in ``models_dir`` (not recursive) plus ``extra`` paths, no repeats.
+
+    Entries that are not regular files (FIFOs, folders, broken or looping links) are listed
+    too, so that the picker and ``pychat models`` can say why they cannot be used."""
     found: list[Path] = []
-    if models_dir.is_dir():
-        found = sorted(p for p in models_dir.iterdir()
-                       if p.suffix.lower() == ".gguf" and not p.name.startswith("."))
-    seen = {p.resolve() for p in found}
+    try:
+        if models_dir.is_dir():
+            found = sorted(p for p in models_dir.iterdir()
+                           if p.suffix.lower() == ".gguf" and not p.name.startswith("."))
+    except OSError:
+        found = []
+    seen = {_identity(p) for p in found}
     for path in extra:
-        if path.resolve() not in seen and path.exists():
+        if _identity(path) not in seen and (os.path.lexists(path)):
             found.append(path)
-            seen.add(path.resolve())
+            seen.add(_identity(path))
     return found
 
 
 def resolve_model(name_or_path: str, models_dir: Path, known: list[Path]) -> Path:
     """Find a model by path, by file name (with or without .gguf) or by unique prefix."""
     direct = Path(name_or_path).expanduser()
-    if direct.is_file():
-        return direct
+    if os.path.lexists(direct):
+        return direct  # whatever it is: loading it says what is wrong
     for candidate in (models_dir / name_or_path, models_dir / f"{name_or_path}.gguf"):
-        if candidate.is_file():
+        if os.path.lexists(candidate):
             return candidate
     by_name = [p for p in known if p.name in (name_or_path, f"{name_or_path}.gguf")]
     if not by_name:

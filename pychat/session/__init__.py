@@ -14,11 +14,15 @@ __all__ = ["ChatSession", "ModelState", "ReplyState", "create_session"]
 
 def create_session(loaded: LoadedConfig, *, backend: Backend | None = None,
                    monitor: GpuMonitor | None = None, library: ModelLibrary | None = None,
-                   flush_seconds: float = 0.1) -> ChatSession:
-    """A session over ``loaded`` with the local llama.cpp backend unless one is given."""
+                   flush_seconds: float = 0.1, system_prompt: str | None = None,
+                   quiet: bool = False) -> ChatSession:
+    """A session over ``loaded`` with the local llama.cpp backend unless one is given;
+    ``system_prompt`` replaces the config's for this session only; ``quiet``: no screen
+    paints on stdout/stderr, so llama.cpp may be silenced there (``pychat ask``)."""
     if backend is None:
         from pychat.engine.llama import LlamaBackend
 
-        backend = LlamaBackend()
+        backend = LlamaBackend(quiet=quiet)
     return ChatSession(loaded, library or ModelLibrary(loaded), backend,
-                       monitor or GpuMonitor(), flush_seconds=flush_seconds)
+                       monitor or GpuMonitor(), flush_seconds=flush_seconds,
+                       system_prompt=system_prompt)

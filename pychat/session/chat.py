@@ -41,14 +41,16 @@ class ChatSession:
     """Everything PyChat works with: config, models, engine, GPU monitor and the chat."""
 
     def __init__(self, loaded: LoadedConfig, library: ModelLibrary, backend: Backend,
-                 monitor: GpuMonitor, *, flush_seconds: float = 0.1) -> None:
+                 monitor: GpuMonitor, *, flush_seconds: float = 0.1,
+                 system_prompt: str | None = None) -> None:
         self.config = loaded
         self.library = library
         self.backend = backend
         self.monitor = monitor
         self.flush_seconds = flush_seconds
         """How often reply text is handed on: batches, not single tokens (0 = every piece)."""
-        self.conversation = Conversation(loaded.config.system_prompt)
+        self.conversation = Conversation(
+            loaded.config.system_prompt if system_prompt is None else system_prompt)
         self.model_state = ModelState.NONE
         self.reply_state = ReplyState.IDLE
         self.model: LoadedModel | None = None
@@ -72,6 +74,11 @@ class ChatSession:
     @property
     def sampling(self) -> Sampling:
         return self.config.config.sampling
+
+    @property
+    def busy(self) -> bool:
+        """True while a load, a reply or a listing is still running on a worker."""
+        return self._loads.busy or self._replies.busy or self._listings.busy
 
     # ------------------------------------------------------------------ plumbing
 
@@ -114,7 +121,10 @@ class ChatSession:
         for error in self.config.errors:
             self._emit(ev.LogLine("error", inert(error)))
             self._emit(ev.Notice("Config file has errors — running on defaults", inert(error),
-                              "error"))
+                                 "error"))
+        for warning in self.config.warnings:
+            self._emit(ev.LogLine("warning", inert(warning)))
+            self._emit(ev.Notice("A setting was left out", inert(warning), "warning"))
         self._request_load(LoadRequest(path, overrides, startup=fallback))
         if poll_vram:
             self._vram.submit(lambda: self._poll_vram(poll_vram))

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pychat.engine.base import Backend, LoadSpec
-from pychat.engine.fit import estimate_vram
-from pychat.errors import PyChatError
+from pychat.engine.fit import estimate_vram, memory_needed
+from pychat.engine.models import ModelInfo, human_bytes
+from pychat.errors import ModelError, PyChatError
 from pychat.gpu import GpuMonitor
 from pychat.library import NO_OVERRIDES, Choice, GpuFacts, ModelLibrary, Overrides
 from pychat.session.events import (
@@ -83,10 +84,13 @@ class Loader:
         PyChatError). Returns the path as prepared (the demo model is assembled)."""
         path = self.library.prepare(path)
         info = self.library.catalog.info(path)
-        if self.backend.can_offload:
-            self.backend.close()  # "auto" must see the VRAM the old model frees
+        # Free the old model first: "auto" and the memory check must see what it frees
+        # (a failed load brings it back, see _rollback).
+        self.backend.close()
         gpu = self.gpu_facts()
         spec = self.library.spec_for(path, overrides, gpu)
+        if info.ok and info.n_layer:
+            self._check_memory(info, spec, gpu)
         self.emit(ModelLoading(spec, info, choice))
         loaded = self.backend.load(spec, progress=self._progress_reporter())
         self._last_good = (spec, choice)
@@ -96,6 +100,27 @@ class Loader:
             vram_estimate=estimate.total_bytes if estimate and estimate.gpu_layers else None,
             vram_used=self._process_vram(), instead_of=instead_of))
         return path
+
+    def _check_memory(self, info: ModelInfo, spec: LoadSpec, gpu: GpuFacts) -> None:
+        """Refuse at once, with the numbers, a load that cannot fit in free RAM (or free
+        VRAM when offloading), instead of letting llama.cpp grow until it gives up."""
+        need = memory_needed(info, spec.gpu_layers, spec.n_ctx)
+        sample = self.monitor.sample()
+        free_ram = sample.ram_total - sample.ram_used
+        context = spec.n_ctx or info.context_length
+        if sample.ram_total and need.ram > free_ram:
+            raise ModelError(
+                f"{spec.name} needs about {human_bytes(need.ram)} of RAM at n_ctx {context} "
+                f"(weights {human_bytes(need.weights_ram)}, KV cache "
+                f"{human_bytes(need.kv_ram)}, compute {human_bytes(need.compute_ram)}) but "
+                f"{human_bytes(free_ram)} is free: choose a smaller n_ctx (the KV cache "
+                "grows with it) or a smaller model.", "Not enough memory")
+        if spec.gpu_layers and gpu.free_vram is not None and need.vram > gpu.free_vram:
+            raise ModelError(
+                f"{spec.name} with gpu_layers {spec.gpu_layers} needs about "
+                f"{human_bytes(need.vram)} of VRAM at n_ctx {context} but "
+                f"{human_bytes(gpu.free_vram)} is free: choose fewer layers, \"auto\", or a "
+                "smaller n_ctx.", "Not enough VRAM")
 
     def _progress_reporter(self) -> Callable[[float], None]:
         last = [0.0]

@@ -47,3 +47,11 @@ def forget_dead_styles_caches() -> bool:
         return False
     cache_clear()
     return True
+
+
+def handle_exception_method() -> str:
+    """The name of the App method Textual calls with an exception no handler caught.
+
+    PyChatApp overrides it to keep the exception (and its traceback) for the crash log:
+    Textual exposes only ``return_code`` after a crash, not what crashed."""
+    return "_handle_exception"

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
+
+from pychat.ui.bindings import bind
 
 
 class HelpScreen(ModalScreen[None]):
     """Lists the keys; any of Escape, F1 or q closes it."""
 
-    BINDINGS = [
-        Binding("escape,f1,q", "dismiss", "Close", id="help.close"),
-    ]
+    BINDINGS = [bind("help.close", "dismiss")]
 
     def __init__(self, rows: list[tuple[str, str, str]]) -> None:
         super().__init__()

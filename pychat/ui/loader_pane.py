@@ -33,6 +33,8 @@ class LoaderPane(Vertical):
         # Not "loading": that is Widget's own reactive, which covers the pane with a
         # loading indicator and hides (and so blurs) the fields under it.
         self.load_in_progress = False
+        self.info: ModelInfo | None = None
+        self._confirmed_ctx: int | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("no model", id="model-name", markup=False)
@@ -57,6 +59,7 @@ class LoaderPane(Vertical):
 
     def show_model(self, info: ModelInfo, gpu_layers: int | str, n_ctx: int) -> None:
         """Display ``info`` and put its settings in the fields."""
+        self.info = info
         self.query_one("#model-name", Static).update(info.file_name)
         self.query_one("#model-meta", Static).update(info.describe())
         self.query_one("#gpu-layers", Input).value = str(gpu_layers)
@@ -105,6 +108,12 @@ class LoaderPane(Vertical):
             ctx = parse_n_ctx(self.query_one("#n-ctx", Input).value or "0")
         except ValueError as exc:
             self.show_state(f"invalid setting: {exc}")
+            return
+        trained = self.info.context_length if self.info else 0
+        if trained and ctx > trained and self._confirmed_ctx != ctx:
+            self._confirmed_ctx = ctx
+            self.show_state(f"n_ctx {ctx} is above the {trained} tokens this model was trained "
+                            "on: replies may stop making sense. Enter again to load anyway.")
             return
         self.post_message(self.LoadRequested(gpu, ctx))
 

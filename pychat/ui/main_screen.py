@@ -6,8 +6,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from textual import events
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 
@@ -16,6 +16,8 @@ from pychat.errors import Refused
 from pychat.library import NO_OVERRIDES, Overrides
 from pychat.session import ChatSession
 from pychat.session import events as ev
+from pychat.text import inert
+from pychat.ui.bindings import bind
 from pychat.ui.chat_pane import ChatPane, import_markdown
 from pychat.ui.footer import KeyFooter
 from pychat.ui.loader_pane import LoaderPane
@@ -34,15 +36,13 @@ class MainScreen(Screen[None]):
     """Chat, model loader, VRAM and log panes, plus the status line and footer."""
 
     BINDINGS = [
-        Binding("escape", "stop", "Stop", id="chat.stop"),
-        Binding("ctrl+o", "models", "Models", id="chat.models"),
-        Binding("ctrl+l", "toggle_log", "Log", id="chat.toggle_log"),
-        Binding("ctrl+n", "new_chat", "New chat", id="chat.new"),
-        Binding("ctrl+r", "regenerate", "Regenerate", id="chat.regenerate"),
-        Binding("pageup", "scroll_chat(-1)", "Scroll up", show=False, priority=True,
-                id="chat.page_up"),
-        Binding("pagedown", "scroll_chat(1)", "Scroll down", show=False, priority=True,
-                id="chat.page_down"),
+        bind("chat.stop", "stop"),
+        bind("chat.models", "models"),
+        bind("chat.toggle_log", "toggle_log"),
+        bind("chat.new", "new_chat"),
+        bind("chat.regenerate", "regenerate"),
+        bind("chat.page_up", "scroll_chat(-1)", show=False, priority=True),
+        bind("chat.page_down", "scroll_chat(1)", show=False, priority=True),
     ]
 
     AUTO_FOCUS = "#prompt"
@@ -60,6 +60,7 @@ class MainScreen(Screen[None]):
         self.vram = VramMeter(id="vram")
         self.log_pane = LogPane(id="log")
         self.status = StatusBar(id="status")
+        self._printed = ""
         self._routes: dict[type[ev.Event], Callable[[Any], Awaitable[None] | None]] = {
             ev.StateChanged: self.status.show_state,
             ev.LogLine: lambda e: self.log_pane.add(e.level, e.text, e.source),
@@ -95,6 +96,9 @@ class MainScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.session.listen(self._forward)
+        # llama-cpp-python prints during a load (verbose=True, see LlamaBackend.quiet):
+        # Textual captures prints while it runs; they go to the log pane.
+        self.app.begin_capture_print(self)
         instrument.trace("mounted")
         if instrument.tracing():
             watch = instrument.LoopWatch()
@@ -121,6 +125,13 @@ class MainScreen(Screen[None]):
             result = route(message.event)
             if result is not None:
                 await result
+
+    def on_print(self, event: events.Print) -> None:
+        self._printed += event.text
+        *lines, self._printed = self._printed.split("\n")
+        for line in lines:
+            if line.strip():
+                self.log_pane.add("info", inert(line), "llama-cpp-python")
 
     def _notify(self, message: str, title: str, severity: ev.Severity = "information",
                 timeout: float = 8) -> None:

@@ -7,7 +7,6 @@ from pathlib import Path
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Static
@@ -16,6 +15,7 @@ from textual.widgets.option_list import Option
 from pychat.config import AUTO, parse_gpu_layers, parse_n_ctx
 from pychat.engine.models import ModelInfo
 from pychat.library import ModelListing, describe_fit
+from pychat.ui.bindings import bind
 
 
 @dataclass(frozen=True)
@@ -42,70 +42,78 @@ class ModelPicker(ModalScreen[PickResult | None]):
     """Filter as you type, ↑/↓ to choose, Enter to load, Escape to cancel."""
 
     BINDINGS = [
-        Binding("escape", "cancel", "Cancel", id="picker.cancel"),
-        Binding("down", "move(1)", "Next", show=False, id="picker.down"),
-        Binding("up", "move(-1)", "Previous", show=False, id="picker.up"),
-        Binding("enter", "confirm", "Load", id="picker.load", priority=True),
+        bind("picker.cancel", "cancel"),
+        bind("picker.down", "move(1)", show=False),
+        bind("picker.up", "move(-1)", show=False),
+        bind("picker.load", "confirm", priority=True),
     ]
 
     def __init__(self, listing: ModelListing) -> None:
         super().__init__()
         self.listing = listing
         self.shown: list[ModelInfo] = []
+        # Held, not queried: a key or timer that arrives after the picker closed finds
+        # its widgets still there instead of raising NoMatches.
+        self.filter = Input(placeholder="type to filter models", id="picker-filter")
+        self.options = OptionList(id="picker-list")
+        self.meta = Static("", id="picker-meta", markup=False)
+        self.gpu = Input(placeholder="auto", id="picker-gpu")
+        self.ctx = Input(placeholder="4096", id="picker-ctx", type="integer")
+        self.fit = Static("", id="picker-fit", markup=False)
+        self._confirmed: tuple[Path, int] | None = None
+        """A choice above the training length that the user confirmed with a 2nd Enter."""
 
     def compose(self) -> ComposeResult:
         with Vertical(id="picker-box"):
-            yield Input(placeholder="type to filter models", id="picker-filter")
-            yield OptionList(id="picker-list")
-            yield Static("", id="picker-meta", markup=False)
+            yield self.filter
+            yield self.options
+            yield self.meta
             with Horizontal(classes="field"):
                 yield Label("gpu_layers")
-                yield Input(placeholder="auto", id="picker-gpu")
+                yield self.gpu
                 yield Label("n_ctx")
-                yield Input(placeholder="4096", id="picker-ctx", type="integer")
-            yield Static("", id="picker-fit", markup=False)
+                yield self.ctx
+            yield self.fit
             yield Static("Enter load · ↑↓ choose · Tab fields · Esc cancel", classes="hint")
 
     def on_mount(self) -> None:
         self.border_title = "Models"
         self._refilter("")
-        self.query_one("#picker-filter", Input).focus()
+        self.filter.focus()
 
     def _refilter(self, query: str) -> None:
-        options = self.query_one("#picker-list", OptionList)
         self.shown = [i for i in self.listing.infos
                       if fuzzy_match(query, f"{i.file_name} {i.architecture} {i.file_type}")]
-        options.clear_options()
+        self.options.clear_options()
         for info in self.shown:
             mark = "● " if info.path == self.listing.current else "  "
             label = f"{mark}{info.file_name}" + ("" if info.ok else "  (unusable)")
-            options.add_option(Option(Text(label)))  # file names are never markup
+            self.options.add_option(Option(Text(label)))  # file names are never markup
         if self.shown:
             current = next((n for n, i in enumerate(self.shown)
                             if i.path == self.listing.current), 0)
-            options.highlighted = current
+            self.options.highlighted = current
             self._show_selected()
         else:
-            self.query_one("#picker-meta", Static).update("no model matches")
+            self.meta.update("no model matches")
 
     @property
     def selected(self) -> ModelInfo | None:
-        index = self.query_one("#picker-list", OptionList).highlighted
+        index = self.options.highlighted
         return self.shown[index] if index is not None and index < len(self.shown) else None
 
     def _show_selected(self) -> None:
         info = self.selected
         if info is None:
             return
-        self.query_one("#picker-meta", Static).update(info.describe())
+        self.meta.update(info.describe())
         gpu, n_ctx = self.listing.choices.get(info.path, (AUTO, 4096))
-        self.query_one("#picker-gpu", Input).value = str(gpu)
-        self.query_one("#picker-ctx", Input).value = str(n_ctx)
+        self.gpu.value = str(gpu)
+        self.ctx.value = str(n_ctx)
         self._update_fit()
 
     def _read_fields(self) -> tuple[int | str, int]:
-        gpu = parse_gpu_layers(self.query_one("#picker-gpu", Input).value)
-        return gpu, parse_n_ctx(self.query_one("#picker-ctx", Input).value or "0")
+        return parse_gpu_layers(self.gpu.value), parse_n_ctx(self.ctx.value or "0")
 
     def _update_fit(self) -> None:
         info = self.selected
@@ -114,13 +122,12 @@ class ModelPicker(ModalScreen[PickResult | None]):
         try:
             gpu, n_ctx = self._read_fields()
         except ValueError as exc:
-            self.query_one("#picker-fit", Static).update(str(exc))
+            self.fit.update(str(exc))
             return
-        fit = describe_fit(info, gpu, n_ctx, self.listing.gpu)
-        self.query_one("#picker-fit", Static).update(fit)
+        self.fit.update(describe_fit(info, gpu, n_ctx, self.listing.gpu))
 
     def on_input_changed(self, event: Input.Changed) -> None:
-        if event.input.id == "picker-filter":
+        if event.input is self.filter:
             self._refilter(event.value)
         else:
             self._update_fit()
@@ -129,23 +136,30 @@ class ModelPicker(ModalScreen[PickResult | None]):
         self._show_selected()
 
     def action_move(self, step: int) -> None:
-        options = self.query_one("#picker-list", OptionList)
         if self.shown:
-            options.highlighted = ((options.highlighted or 0) + step) % len(self.shown)
+            self.options.highlighted = ((self.options.highlighted or 0) + step) % len(self.shown)
 
     def action_confirm(self) -> None:
         info = self.selected
-        if info is None:
+        if info is None or not self.is_attached:
             return
         if not info.ok and info.error:
-            self.query_one("#picker-fit", Static).update(f"cannot load: {info.error}")
+            self.fit.update(f"cannot load: {info.error}")
             # Still allowed: llama.cpp gives the final word, and the app rolls back.
         try:
             gpu, n_ctx = self._read_fields()
         except ValueError as exc:
-            self.query_one("#picker-fit", Static).update(str(exc))
+            self.fit.update(str(exc))
+            return
+        trained = info.context_length
+        if trained and n_ctx > trained and self._confirmed != (info.path, n_ctx):
+            self._confirmed = (info.path, n_ctx)
+            self.fit.update(f"n_ctx {n_ctx} is above the {trained} tokens this model was "
+                            "trained on: replies may stop making sense, and memory grows "
+                            "with it. Press Enter again to load anyway.")
             return
         self.dismiss(PickResult(info.path, gpu, n_ctx))
 
     def action_cancel(self) -> None:
-        self.dismiss(None)
+        if self.is_attached:
+            self.dismiss(None)

@@ -5,18 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from textual import events
-from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import TextArea
+
+from pychat.ui.bindings import bind
 
 
 class PromptInput(TextArea):
     """Where the user types. Emits ``Submitted`` and never does IO itself."""
 
-    BINDINGS = [
-        Binding("enter", "submit", "Send", id="prompt.send"),
-        Binding("ctrl+j", "newline", "Newline", id="prompt.newline"),
-    ]
+    BINDINGS = [bind("prompt.send", "submit"), bind("prompt.newline", "newline")]
     _OWN_ACTIONS = ("submit", "newline")
 
     class Submitted(Message):
@@ -30,19 +28,25 @@ class PromptInput(TextArea):
         super().__init__(soft_wrap=True, show_line_numbers=False, tab_behavior="focus",
                          compact=True, **kwargs)
         self.border_title = "Message"
+        self._typed: list[str] = []
         # A blinking cursor repaints the line twice a second: bytes on every SSH link.
         self.cursor_blink = False
 
     async def on_key(self, event: events.Key) -> None:
-        """Send and new-line keys, as bound now (the user may remap them), before
-        TextArea's own key handler inserts a newline for Enter.
+        """Typed characters in bursts, and the send and new-line keys as bound now (the
+        user may remap them), before TextArea's own key handler sees them.
 
         Textual runs this handler before the base class's and ``prevent_default`` skips
-        that one. Not a priority binding: those run as the key reaches the app, ahead of
-        the characters typed just before it that still wait in this widget's queue — a
-        fast typist, a paste or tmux send-keys would send a message without its last
-        characters.
+        that one. Send is not a priority binding: those run as the key reaches the app,
+        ahead of the characters typed just before it that still wait in this widget's
+        queue — a fast typist, a paste or tmux send-keys would lose the last characters.
         """
+        if event.is_printable and event.character and not self.read_only:
+            event.stop()
+            event.prevent_default()
+            self._type(event.character)
+            return
+        self._flush_typed()  # any other key acts on the text as typed so far
         active = self.screen.active_bindings.get(event.key)
         if (active is not None and active.node is self
                 and active.binding.action in self._OWN_ACTIONS):
@@ -50,11 +54,37 @@ class PromptInput(TextArea):
             event.prevent_default()
             await self.run_action(active.binding.action)
 
+    def _type(self, character: str) -> None:
+        """Queue a typed character; the burst is inserted as one edit once the keys
+        already waiting behind it are read.
+
+        A paste without bracketed paste (some terminals, tmux set-ups over SSH) arrives
+        as thousands of keys: as one edit each, the whole line was wrapped again for every
+        key (5,000 characters took 10.6 s to land); as one edit per burst it is
+        wrapped once per burst."""
+        self._typed.append(character)
+        if len(self._typed) == 1:
+            self.call_later(self._flush_typed)
+
+    def _flush_typed(self) -> None:
+        if not self._typed:
+            return
+        text = "".join(self._typed)
+        self._typed.clear()
+        start, end = self.selection
+        result = self.replace(text, start, end, maintain_selection_offset=False)
+        self.move_cursor(result.end_location)
+
+    def on_paste(self, event: events.Paste) -> None:
+        self._flush_typed()  # keys typed before the paste land before it
+
     def action_submit(self) -> None:
+        self._flush_typed()
         text = self.text.strip()
         if text:
             self.post_message(self.Submitted(text))
 
     def action_newline(self) -> None:
+        self._flush_typed()
         start, end = self.selection
         self.replace("\n", start, end)

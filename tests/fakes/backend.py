@@ -45,6 +45,7 @@ class FakeBackend:
         self.n_layer = n_layer
         self.show_debug = False
         self.ignore_eos = False
+        self.quiet = False
         self.offload = False
         """What ``can_offload`` answers."""
         self.load_gate = threading.Event()

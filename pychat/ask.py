@@ -1,0 +1,145 @@
+"""``pychat ask``: one reply to stdout, behaving in pipes as the Unix tools do.
+
+Exit codes: 0 done; 1 a config or model problem (one line on stderr); 65 stdin is not text;
+66 stdin is closed; 74 the reply cannot be written (stdout closed, disk full); 130
+interrupted (ctrl+c). A reader that goes away (``| head -c 1``) ends PyChat quietly through
+SIGPIPE, as it ends ``cat``.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import queue
+import signal
+import sys
+import threading
+from typing import TextIO
+
+from pychat.config import LoadedConfig
+from pychat.errors import PyChatError
+from pychat.library import Overrides
+from pychat.text import inert
+
+EX_DATAERR, EX_NOINPUT, EX_IOERR, INTERRUPTED = 65, 66, 74, 130
+
+
+class _Exit(Exception):
+    """Leave with this code after one line on stderr."""
+
+    def __init__(self, code: int, message: str = "") -> None:
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+def read_prompt(argument: str) -> str:
+    """The prompt: the argument, or stdin for "-" (bytes decoded as UTF-8 here, so odd
+    input never turns into surrogates that fail later)."""
+    if argument != "-":
+        return argument
+    if sys.stdin is None:
+        raise _Exit(EX_NOINPUT, "stdin is closed; give the prompt as an argument")
+    try:
+        data = sys.stdin.buffer.read()
+    except OSError as exc:
+        raise _Exit(EX_NOINPUT, f"cannot read stdin: {exc.strerror or exc}") from exc
+    if b"\x00" in data:
+        raise _Exit(EX_DATAERR, "stdin is not text (it holds NUL bytes)")
+    return inert(data.decode("utf-8", errors="replace"))
+
+
+class _Output:
+    """stdout for the reply; a write that fails becomes exit 74 and nothing more is
+    written (the buffered rest is dropped, so the interpreter's last flush stays quiet)."""
+
+    def __init__(self) -> None:
+        if sys.stdout is None:
+            raise _Exit(EX_IOERR, "stdout is closed; nowhere to write the reply")
+        self.stream: TextIO = sys.stdout
+        if isinstance(self.stream, io.TextIOWrapper):
+            self.stream.reconfigure(errors="replace")
+
+    def write(self, text: str) -> None:
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except OSError as exc:
+            _drop_stdout()
+            raise _Exit(EX_IOERR, f"cannot write the reply: {exc.strerror or exc}") from exc
+
+
+def _drop_stdout() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.close(devnull)
+
+
+def ask(loaded: LoadedConfig, argument: str, *, model: str | None, overrides: Overrides,
+        system_prompt: str | None, stats: bool, debug: bool) -> int:
+    """Stream one reply to ``argument`` (or stdin) to stdout; return the exit code."""
+    from pychat.session import create_session
+    from pychat.session.events import (
+        Event,
+        ModelLoadFailed,
+        ReplyFinished,
+        TextReceived,
+        WorkerFailed,
+    )
+
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # a closed pipe ends us quietly, like cat
+    interrupted = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: interrupted.set())
+    try:
+        prompt = read_prompt(argument)
+        if not prompt.strip():
+            raise _Exit(1, "the prompt is empty")
+        out = _Output()
+    except _Exit as exc:
+        return _leave(exc)
+    # quiet: no screen to protect, so llama-cpp-python may hush fd 1 and 2 while it loads.
+    session = create_session(loaded, flush_seconds=0.02, system_prompt=system_prompt,
+                             quiet=True)
+    events: queue.Queue[Event] = queue.Queue()
+    session.listen(events.put)
+    try:
+        session.start(session.library.startup_model(model), overrides, poll_vram=None,
+                      fallback=False)
+        session.send(prompt)
+        while True:
+            if interrupted.is_set():
+                session.stop()
+                out.write("\n")
+                return INTERRUPTED
+            try:
+                event = events.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if isinstance(event, TextReceived):
+                out.write(event.text)
+            elif isinstance(event, ModelLoadFailed):
+                raise _Exit(1, event.message)
+            elif isinstance(event, WorkerFailed) and debug:
+                print(event.details, file=sys.stderr)
+            elif isinstance(event, ReplyFinished):
+                break
+        out.write("\n")
+        if event.error:
+            raise _Exit(1, event.error)
+    except _Exit as exc:
+        return _leave(exc)
+    except PyChatError as exc:
+        return _leave(_Exit(1, exc.message))
+    finally:
+        session.shutdown(timeout=0.5)
+    if stats:
+        s = event.stats
+        print(f"prompt {s.prompt_tokens} tokens, reply {s.completion_tokens} tokens, "
+              f"{s.tokens_per_second:.1f} tok/s, TTFT {s.time_to_first_token * 1000:.0f} ms",
+              file=sys.stderr)
+    return INTERRUPTED if interrupted.is_set() else 0
+
+
+def _leave(exc: _Exit) -> int:
+    if exc.message:
+        print(f"pychat: {exc.message}", file=sys.stderr)
+    return exc.code

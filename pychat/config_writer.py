@@ -1,0 +1,152 @@
+"""Saving what the user chose in the app (a model's gpu_layers and n_ctx) to their config.
+
+The user's file is theirs:
+- an existing file is edited with tomlkit: its comments, order and other values stay, only
+  the model's table changes;
+- a link (a dotfiles manager's) is written through: the target is replaced, atomically;
+- a file or folder the user made read-only is left alone, and the error says so;
+- a file with errors is never rewritten (its text would be lost);
+- a new file is written whole with tomli-w (every key, so it documents itself), with
+  ``models_dir`` as an absolute path: relative paths keep meaning what they meant;
+- what is written is read back with PyChat's own reader first: nothing PyChat writes
+  fails its own reading.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import stat
+import tempfile
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+import tomlkit
+
+from pychat.config import (
+    MAX_CONFIG_BYTES,
+    Config,
+    LineFinder,
+    LoadedConfig,
+    ModelSettings,
+    config_from_dict,
+)
+from pychat.errors import ConfigError
+from pychat.files import read_regular
+from pychat.text import inert_line
+
+
+def config_to_dict(config: Config) -> dict[str, Any]:
+    """The TOML document for ``config`` (every key written, so the file documents itself)."""
+    doc = {f.name: getattr(config, f.name) for f in dataclasses.fields(Config)
+           if f.name not in ("sampling", "models", "keys")}
+    doc["sampling"] = dataclasses.asdict(config.sampling)
+    if config.keys:
+        doc["keys"] = dict(config.keys)
+    if config.models:
+        doc["models"] = {name: dataclasses.asdict(s) for name, s in config.models.items()}
+    return doc
+
+
+def save_model_settings(loaded: LoadedConfig, key: str, settings: ModelSettings) -> None:
+    """Write ``[models."key"]`` into the config file. Raises ConfigError with a message
+    for the user when the file has errors, is read-only, or cannot be written."""
+    shown = inert_line(str(loaded.path))
+    if loaded.errors:
+        raise ConfigError(f"{shown} has errors, so it is left as it is and the settings "
+                          f"for {inert_line(key)} were not saved.")
+    target = Path(os.path.realpath(loaded.path))  # through a link, to the file itself
+    if os.path.lexists(target):
+        if _read_only(target):
+            raise ConfigError(f"{shown} is read-only, so PyChat leaves it alone: the "
+                              f"settings for {inert_line(key)} were not saved.")
+        try:
+            text = read_regular(target, MAX_CONFIG_BYTES).decode("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read {shown} to update it: {exc}") from exc
+        data = _edited(text, key, settings)
+    else:
+        doc = config_to_dict(loaded.config)
+        doc["models_dir"] = str(loaded.models_dir())  # it was relative to the old folder
+        doc.setdefault("models", {})[key] = dataclasses.asdict(settings)
+        data = tomli_w.dumps(doc)
+    _check_readable(data, target)
+    if _read_only(target.parent):
+        raise ConfigError(f"the folder {inert_line(str(target.parent))} is read-only, so "
+                          f"the settings for {inert_line(key)} were not saved.")
+    write_text_atomic(target, data)
+    loaded.exists = True
+
+
+def _read_only(path: Path) -> bool:
+    """True when the user made ``path`` read-only (no write bit at all), or when this
+    process may not write it. Mode bits count even for root, who may write anything."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not stat.S_IMODE(mode) & 0o222 or not os.access(path, os.W_OK)
+
+
+def _edited(text: str, key: str, settings: ModelSettings) -> str:
+    """``text`` with the model's table updated; comments and everything else kept."""
+    doc = tomlkit.parse(text)
+    models = doc.get("models")
+    if models is None:
+        models = tomlkit.table(is_super_table=True)
+        doc["models"] = models
+    entry = models.get(key)
+    if entry is None:
+        entry = tomlkit.table()
+        for name, value in dataclasses.asdict(settings).items():
+            entry[name] = value
+        models[key] = entry
+    else:
+        entry["gpu_layers"] = settings.gpu_layers
+        entry["n_ctx"] = settings.n_ctx
+    return tomlkit.dumps(doc)
+
+
+def _check_readable(data: str, path: Path) -> None:
+    """Refuse to write anything PyChat's own reader would reject."""
+    errors: list[str] = []
+    try:
+        config_from_dict(tomllib.loads(data), errors, [], LineFinder(data, path))
+    except (tomllib.TOMLDecodeError, RecursionError) as exc:
+        errors.append(str(exc))
+    if errors:
+        raise ConfigError(f"not saved: the new file would not read back ({errors[0]})")
+
+
+def write_toml_atomic(path: Path, doc: dict[str, Any]) -> None:
+    """Replace ``path`` with ``doc`` in one step (see ``write_text_atomic``)."""
+    write_text_atomic(path, tomli_w.dumps(doc))
+
+
+def write_text_atomic(path: Path, data: str) -> None:
+    """Replace ``path`` in one step: a temporary file in the same folder, then os.replace;
+    the file's permissions are kept. Raises ConfigError."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            mode = stat.S_IMODE(path.stat().st_mode)
+        except FileNotFoundError:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data.encode("utf-8"))
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp, mode)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise ConfigError(f"cannot write {inert_line(str(path))}: {exc.strerror or exc}"
+                          ) from exc
