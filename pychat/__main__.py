@@ -95,44 +95,11 @@ def run_tui(args: argparse.Namespace) -> int:
     loaded = _read_config(args, strict=False)
     library = ModelLibrary(loaded)
     path = library.startup_model(getattr(args, "model", None))  # a missing one: no UI
-    from pychat.app import PyChatApp, Startup
+    from pychat.app import PyChatApp, Startup, run_app
 
     session = create_session(loaded, library=library, system_prompt=_system_prompt(args))
     session.backend.show_debug = getattr(args, "debug", False)
-    app = PyChatApp(session, Startup(path, _overrides(args)))
-    app.run()
-    code = app.return_code or 0
-    if app.crash is not None:
-        code = code or 1
-        log = write_crash_log(app.crash)
-        print(f"pychat: crashed ({inert_line(type(app.crash).__name__)}); the traceback is "
-              f"in {log}", file=sys.stderr)
-    if session.busy:
-        # A worker still inside llama.cpp (or a file that blocks) cannot be cancelled:
-        # leave without waiting for it, as ctrl+q promised.
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
-    return code
-
-
-def write_crash_log(error: BaseException) -> str:
-    """Write ``error``'s traceback to the user's state folder; returns where."""
-    import time
-    import traceback
-
-    from pychat.locations import user_state_dir
-
-    text = "".join(traceback.format_exception(error))
-    try:
-        folder = user_state_dir()
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"crash-{time.strftime('%Y%m%d-%H%M%S')}.log"
-        path.write_text(text, encoding="utf-8")
-        return inert_line(str(path))
-    except OSError:
-        print(text, file=sys.stderr)
-        return "the text above (the state folder could not be written)"
+    return run_app(PyChatApp(session, Startup(path, _overrides(args))))
 
 
 def run_ask(args: argparse.Namespace) -> int:

@@ -7,19 +7,45 @@ import contextlib
 import os
 import signal
 import sys
+import time
+import traceback
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 from textual import constants
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.driver import Driver
+from textual.screen import Screen
 
 from pychat.keys import KEYS
 from pychat.library import NO_OVERRIDES, Overrides
+from pychat.locations import user_state_dir
 from pychat.session import ChatSession
+from pychat.text import inert_line
 from pychat.ui.bindings import bind
 from pychat.ui.help_screen import HelpScreen
 from pychat.ui.main_screen import MainScreen
+
+
+def write_crash_log(error: BaseException) -> str:
+    """Write ``error``'s traceback to the user's state folder; returns where (or says
+    where else it went when that folder cannot be written)."""
+    text = "".join(traceback.format_exception(error))
+    inner = getattr(error, "error", None)  # textual's WorkerFailed carries the real one
+    if isinstance(inner, BaseException):
+        text += "\nThe worker's exception:\n" + "".join(traceback.format_exception(inner))
+    try:
+        folder = user_state_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+        path.write_text(text, encoding="utf-8")
+        return inert_line(str(path))
+    except OSError:
+        if sys.__stderr__ is not None:
+            sys.__stderr__.write(text)
+        return "the text above (the state folder could not be written)"
 
 
 def stylesheet_path() -> Path:
@@ -58,7 +84,9 @@ class PyChatApp(App[None]):
         """The user's remapped keys, by binding id."""
         self.main_screen = MainScreen(session, startup.path, startup.overrides)
         self.crash: BaseException | None = None
-        """The exception that ended the app, if one did (written to a crash log)."""
+        """The exception that ended the app, if one did."""
+        self.crash_log = ""
+        """Where its traceback was written."""
         if self.keys:
             self.set_keymap(self.keys)
 
@@ -81,13 +109,55 @@ class PyChatApp(App[None]):
                 loop.add_signal_handler(number, self.exit, None, 128 + number)
 
     def _handle_exception(self, error: Exception) -> None:
-        # See ui/compat.handle_exception_method: keep what crashed for the crash log.
+        # See ui/compat.handle_exception_method: keep what crashed, in a crash log.
         if self.crash is None:
             self.crash = error
+            self.crash_log = write_crash_log(error)
         super()._handle_exception(error)
+
+    def crash_message(self) -> str:
+        """One line for the terminal after a crash ("" when there was none)."""
+        if self.crash is None:
+            return ""
+        return (f"pychat: crashed ({inert_line(type(self.crash).__name__)}); the traceback "
+                f"is in {self.crash_log}")
+
+    def action_command_palette(self) -> None:
+        """ctrl+p: Textual's command palette, guarded (see ui/modals.py)."""
+        from textual.command import CommandPalette
+
+        from pychat.ui.modals import GuardedCommandPalette
+
+        # is_open is typed for App[object], and App is invariant in its result type.
+        if self.use_command_palette and not CommandPalette.is_open(cast("App[object]", self)):
+            self.push_screen(GuardedCommandPalette(id="--command-palette"))
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """The command palette's commands: PyChat's own actions. Textual's defaults are left
+        out: Theme opens an unguarded palette, Screenshot writes SVG files into the
+        current folder, and F1 lists the keys."""
+        main = self.main_screen
+        yield SystemCommand("Models", "Choose a model, gpu_layers and n_ctx (ctrl+o)",
+                            main.action_models)
+        yield SystemCommand("New chat", "Start an empty chat (ctrl+n)", main.action_new_chat)
+        yield SystemCommand("Regenerate", "Answer the last message again (ctrl+r)",
+                            main.action_regenerate)
+        yield SystemCommand("Log", "Show or hide the log pane (ctrl+l)", main.action_toggle_log)
+        yield SystemCommand("Keys", "Every key and its binding id (F1)", self.action_help)
+        yield SystemCommand("Quit", "Quit PyChat (ctrl+q)", self.action_quit)
+
+    def action_help_quit(self) -> None:
+        """ctrl+c (Textual's hint that ctrl+q quits), shown once while it is on screen."""
+        from pychat.ui.messages import notify_once
+
+        quit_key = self.keys.get("app.quit", KEYS["app.quit"].keys)
+        notify_once(self, f"Press {quit_key} to quit PyChat.", "Do you want to quit?",
+                    timeout=4)
 
     def action_help(self) -> None:
         """F1: every binding with its key (as remapped) and id."""
+        if isinstance(self.screen, HelpScreen):
+            return  # already open: F1 closes it (its own binding)
         rows = [(self.keys.get(spec.id, spec.keys), spec.description, spec.id)
                 for spec in KEYS.values()]
         self.push_screen(HelpScreen(rows))
@@ -96,3 +166,21 @@ class PyChatApp(App[None]):
         # Quit must not wait on a load in progress: at most half a second for the model
         # to be freed; the process exit frees the rest.
         self.session.shutdown(timeout=0.5)
+
+
+def run_app(app: PyChatApp) -> int:
+    """Run ``app`` and return its exit code; after a crash, name the crash log on stderr.
+
+    A worker still inside llama.cpp (or held by a file that blocks) cannot be cancelled,
+    and quitting must not wait for it: the process then ends at once, as ctrl+q promised.
+    """
+    app.run()
+    code = app.return_code or 0
+    if app.crash is not None:
+        code = code or 1
+        print(app.crash_message(), file=sys.stderr)
+    if app.session.busy:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import pty
@@ -84,6 +85,22 @@ class PtyApp:
                     return True
                 self.lock.wait(0.01)
         return False
+
+    def __enter__(self) -> PtyApp:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.kill()
+
+    def kill(self) -> None:
+        """Make sure the app is gone (a failed test must not leave it running)."""
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+        with contextlib.suppress(OSError):
+            os.close(self.fd)
 
     def quit(self, timeout: float = 5.0) -> int:
         """ctrl+q, then the exit status (-9 when it had to be killed)."""

@@ -182,17 +182,23 @@ class ChatPane(VerticalScroll):
         await self.mount(reply)
         self.anchor()
 
+    def _reply(self, reply_id: int) -> AssistantMessage | None:
+        """The reply widget, if it is still on screen (a late event for a reply that was
+        cleared or regenerated meanwhile is ignored, not an error)."""
+        reply = self.replies.get(reply_id)
+        return reply if reply is not None and reply.is_attached else None
+
     def set_title(self, reply_id: int, title: str) -> None:
-        if reply := self.replies.get(reply_id):
+        if reply := self._reply(reply_id):
             reply.set_title(title)
 
     def set_note(self, reply_id: int, note: str) -> None:
-        if reply := self.replies.get(reply_id):
+        if reply := self._reply(reply_id):
             reply.set_note(note)
 
     async def append(self, reply_id: int, text: str) -> None:
         """Streamed text for a reply; reserve more room once it reaches the reserved space."""
-        reply = self.replies.get(reply_id)
+        reply = self._reply(reply_id)
         if reply is None:
             return
         await reply.append(text)
@@ -208,7 +214,7 @@ class ChatPane(VerticalScroll):
 
     async def finish(self, reply_id: int, stats: GenerationStats, note: str) -> None:
         """The reply ended: close its stream, write its note, give back reserved lines."""
-        reply = self.replies.get(reply_id)
+        reply = self._reply(reply_id)
         if reply is None:
             return
         await reply.finish(stats, note)

@@ -8,9 +8,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from pychat.ui.bindings import bind
+from pychat.ui.modals import DismissOnce
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(ModalScreen[None], DismissOnce):
     """Lists the keys; any of Escape, F1 or q closes it."""
 
     BINDINGS = [bind("help.close", "dismiss")]

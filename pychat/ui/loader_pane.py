@@ -15,6 +15,11 @@ from pychat.engine.models import ModelInfo, human_bytes
 from pychat.library import Choice
 from pychat.session.events import ModelLoaded
 
+FIELD_CHARS = 8
+"""Longest gpu_layers / n_ctx text ("1048576", "auto"). Textual's Input checks its whole
+value on every key, so a field that took a paste of thousands of characters made each
+further key slower than the last (the key fuzz found the app busy for minutes)."""
+
 
 class LoaderPane(Vertical):
     """Shows the model and lets the user reload it with other gpu_layers / n_ctx."""
@@ -43,10 +48,10 @@ class LoaderPane(Vertical):
         yield ProgressBar(total=1.0, show_eta=False, id="load-progress")
         with Horizontal(classes="field"):
             yield Label("gpu_layers")
-            yield Input(placeholder="auto", id="gpu-layers")
+            yield Input(placeholder="auto", id="gpu-layers", max_length=FIELD_CHARS)
         with Horizontal(classes="field"):
             yield Label("n_ctx")
-            yield Input(placeholder="4096", id="n-ctx", type="integer")
+            yield Input(placeholder="4096", id="n-ctx", type="integer", max_length=FIELD_CHARS)
         yield Button("Load", id="load", variant="primary")
         yield Static("", id="fit", markup=False)
 

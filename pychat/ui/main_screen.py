@@ -22,7 +22,7 @@ from pychat.ui.chat_pane import ChatPane, import_markdown
 from pychat.ui.footer import KeyFooter
 from pychat.ui.loader_pane import LoaderPane
 from pychat.ui.log_pane import LogPane
-from pychat.ui.messages import SessionEvent
+from pychat.ui.messages import SessionEvent, notify_once
 from pychat.ui.picker import ModelPicker, PickResult
 from pychat.ui.prompt_input import PromptInput
 from pychat.ui.status_bar import StatusBar
@@ -135,7 +135,7 @@ class MainScreen(Screen[None]):
 
     def _notify(self, message: str, title: str, severity: ev.Severity = "information",
                 timeout: float = 8) -> None:
-        self.notify(message, title=title, severity=severity, timeout=timeout, markup=False)
+        notify_once(self.app, message, title, severity, timeout)
 
     def _worker_failed(self, event: ev.WorkerFailed) -> None:
         title = FAILED_JOB_TITLES.get(event.job, "Something failed")

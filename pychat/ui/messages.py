@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
+from textual.app import App
 from textual.message import Message
 
 from pychat.session.events import Event
@@ -21,3 +25,21 @@ class SessionEvent(Message, bubble=False):
         one of its kind instead of queueing behind it."""
         return (self.event.replaceable and isinstance(message, SessionEvent)
                 and type(message.event) is type(self.event))
+
+
+_shown: dict[tuple[str, str], float] = {}
+
+
+def notify_once(app: App[Any], message: str, title: str, severity: Any = "information",
+                timeout: float = 8) -> None:
+    """A toast, unless the same one is still on screen. Key repeat or a burst of keys
+    (ctrl+r with nothing to regenerate) stacked dozens of identical toasts, and laying
+    them out kept the app busy for seconds after the keys stopped."""
+    now = time.monotonic()
+    if _shown.get((title, message), 0.0) > now:
+        return
+    _shown[(title, message)] = now + timeout
+    if len(_shown) > 256:
+        for key in [k for k, until in _shown.items() if until <= now]:
+            del _shown[key]
+    app.notify(message, title=title, severity=severity, timeout=timeout, markup=False)

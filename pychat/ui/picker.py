@@ -16,6 +16,8 @@ from pychat.config import AUTO, parse_gpu_layers, parse_n_ctx
 from pychat.engine.models import ModelInfo
 from pychat.library import ModelListing, describe_fit
 from pychat.ui.bindings import bind
+from pychat.ui.loader_pane import FIELD_CHARS
+from pychat.ui.modals import DismissOnce
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,7 @@ def fuzzy_match(query: str, text: str) -> bool:
     return True
 
 
-class ModelPicker(ModalScreen[PickResult | None]):
+class ModelPicker(ModalScreen[PickResult | None], DismissOnce):
     """Filter as you type, ↑/↓ to choose, Enter to load, Escape to cancel."""
 
     BINDINGS = [
@@ -54,11 +56,13 @@ class ModelPicker(ModalScreen[PickResult | None]):
         self.shown: list[ModelInfo] = []
         # Held, not queried: a key or timer that arrives after the picker closed finds
         # its widgets still there instead of raising NoMatches.
-        self.filter = Input(placeholder="type to filter models", id="picker-filter")
+        self.filter = Input(placeholder="type to filter models", id="picker-filter",
+                            max_length=200)
         self.options = OptionList(id="picker-list")
         self.meta = Static("", id="picker-meta", markup=False)
-        self.gpu = Input(placeholder="auto", id="picker-gpu")
-        self.ctx = Input(placeholder="4096", id="picker-ctx", type="integer")
+        self.gpu = Input(placeholder="auto", id="picker-gpu", max_length=FIELD_CHARS)
+        self.ctx = Input(placeholder="4096", id="picker-ctx", type="integer",
+                         max_length=FIELD_CHARS)
         self.fit = Static("", id="picker-fit", markup=False)
         self._confirmed: tuple[Path, int] | None = None
         """A choice above the training length that the user confirmed with a 2nd Enter."""
