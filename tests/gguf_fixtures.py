@@ -105,9 +105,9 @@ def write_tiny_llama(path: Path, spec: TinySpec = TinySpec(), *, template: str |
     return path
 
 
-def write_unknown_arch(path: Path) -> Path:
+def write_unknown_arch(path: Path, arch: str = "frobnicator") -> Path:
     """A valid GGUF container whose architecture llama.cpp does not know."""
-    writer = gguf.GGUFWriter(str(path), "frobnicator")
+    writer = gguf.GGUFWriter(str(path), arch)
     writer.add_block_count(1)
     writer.add_tensor("blk.0.weight", np.zeros((4, 4), dtype=np.float32))
     writer.write_header_to_file()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from textual.message import Message
+from textual.pilot import Pilot
 
 from pychat.app import PyChatApp, Startup
 from pychat.config import load_config
@@ -15,6 +16,7 @@ from pychat.session import create_session
 from pychat.session.events import LogLine, ModelLoadFailed
 from pychat.ui.chat_pane import UserMessage
 from tests.conftest import wait_for
+from tests.gguf_fixtures import write_tiny_llama, write_unknown_arch
 from tests.test_app import (
     SIZE,
     idle,
@@ -117,3 +119,31 @@ async def test_a_start_up_model_that_fails_is_replaced_by_the_demo(
         assert "corrupt.gguf did not load" in str(screen.loader.query_one("#load-state").render())
         assert any(e.path.name == "corrupt.gguf" for e in session_events(seen, ModelLoadFailed))
         assert replies(app)[0].title == demo_model.name
+
+
+async def test_markup_in_llama_cpp_errors_and_template_errors_is_only_text(
+        write_config: Callable[[str], Path], tmp_path: Path) -> None:
+    """An architecture named "[/x]" made llama.cpp's error crash notify() (MarkupError);
+    so did a chat template raising an error that holds "[/oops]"."""
+    models = tmp_path / "models"
+    models.mkdir()
+    write_unknown_arch(models / "alien.gguf", arch="[/x]")
+    write_tiny_llama(models / "oops.gguf", template="{{ raise_exception('[/oops] [b]no') }}")
+    app = real_app(write_config(config_text(models, default="oops.gguf")))
+    seen: list[Message] = []
+    async with app.run_test(size=SIZE, message_hook=seen.append) as pilot:
+        await wait_for(pilot, lambda: ready(app))
+        await send_and_wait_for_error(pilot, app)
+        assert "[/oops] [b]no" in replies(app)[0].text + str(replies(app)[0]._note.render())
+        await pick(pilot, app, "alien", "0", "512", keys=False)
+        state = app.main_screen.loader.query_one("#load-state")
+        await wait_for(pilot, lambda: ready(app) and "restored" in str(state.render()))
+        errors = [e.message for e in session_events(seen, ModelLoadFailed)]
+        assert any("[/x]" in e for e in errors), errors
+        assert app.is_running
+
+
+async def send_and_wait_for_error(pilot: Pilot[None], app: PyChatApp) -> None:
+    await type_and_send(pilot, "hi")
+    await wait_for(pilot, lambda: idle(app) and bool(replies(app))
+                   and "⚠" in str(replies(app)[0]._note.render()))

@@ -298,3 +298,12 @@ async def test_an_n_ctx_above_the_training_length_needs_a_second_enter(
         await pilot.press("enter")
         await wait_for(pilot, lambda: ready(app) and app.main_screen.status.model == "tiny.gguf")
         assert app.main_screen.status.n_ctx == 4096
+
+
+async def test_a_config_key_named_with_markup_is_shown_as_text(tmp_path: Path) -> None:
+    app = fake_app(tmp_path, config='"[@click=app.quit]x[/]" = 1\n')
+    seen: list = []
+    async with app.run_test(size=SIZE, message_hook=seen.append) as pilot:
+        await wait_for(pilot, lambda: ready(app))
+        shown = dict(notifications(seen))["Config file has errors — running on defaults"]
+        assert "unknown key '[@click=app.quit]x[/]'" in shown and app.is_running

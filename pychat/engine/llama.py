@@ -252,6 +252,8 @@ class LlamaBackend:
                 raise
             self._llm, self._formatter, self._merge_system = llm, formatter, merge_system
             self._vocab = vocab
+            if self.ignore_eos:  # benchmarks: scan the vocabulary now, not in a reply
+                self._turn_end_suppressor()
             self._stop_ids = {llm.token_eos()}
             n_layer = int(llama_cpp.llama_model_n_layer(llm.model))
             offloaded = 0
