@@ -138,7 +138,7 @@ def seed_ttft_cost(backend: LlamaBackend, repeats: int) -> dict:
 
 
 def bench_engine(lengths: list[int], repeats: int) -> dict:
-    backend = LlamaBackend()
+    backend = LlamaBackend(quiet=True)  # no screen here: llama-cpp-python may stay quiet
     backend.load(LoadSpec(ensure_demo_model(), n_ctx=N_CTX, chat_format="gemma"))
     results: dict = {"seed_ttft": seed_ttft_cost(backend, repeats)}
     backend.ignore_eos = True  # every run writes the length asked for
