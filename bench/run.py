@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO))
 from pychat.config import Sampling  # noqa: E402
 from pychat.engine import logs  # noqa: E402
 from pychat.engine.base import LoadSpec  # noqa: E402
-from pychat.engine.demo import ensure_demo_model  # noqa: E402
+from pychat.engine.embedded import EMBEDDED, GEMMA  # noqa: E402
 from pychat.engine.llama import LlamaBackend, turn_end_tokens  # noqa: E402
 from pychat.instrument import IGNORE_EOS_ENV, read_trace  # noqa: E402
 from tests.pty_app import PtyApp  # noqa: E402
@@ -139,7 +139,7 @@ def seed_ttft_cost(backend: LlamaBackend, repeats: int) -> dict:
 
 def bench_engine(lengths: list[int], repeats: int) -> dict:
     backend = LlamaBackend(quiet=True)  # no screen here: llama-cpp-python may stay quiet
-    backend.load(LoadSpec(ensure_demo_model(), n_ctx=N_CTX, chat_format="gemma"))
+    backend.load(LoadSpec(GEMMA.ensure(), n_ctx=N_CTX, chat_format="gemma"))
     results: dict = {"seed_ttft": seed_ttft_cost(backend, repeats)}
     backend.ignore_eos = True  # every run writes the length asked for
     for n in lengths:
@@ -192,7 +192,7 @@ def rss_beyond_model(pid: int, model: Path) -> tuple[int, int]:
 
 
 def bench_tui(cols: int, rows: int, n: int, echo_probes: int) -> dict:
-    model = ensure_demo_model()
+    model = GEMMA.ensure()
     folder = Path(tempfile.mkdtemp(prefix="pychat-bench-"))
     config = folder / "config.toml"
     config.write_text(
@@ -285,7 +285,7 @@ def raw_memory() -> dict:
     a 200-token reply): what llama.cpp and Python cost before any UI."""
     import subprocess
 
-    model = ensure_demo_model()
+    model = GEMMA.ensure()
     with subprocess.Popen([sys.executable, "-c", RAW_MEMORY_SCRIPT, str(model), str(N_CTX),
                            PROMPT], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                           text=True) as script:
@@ -311,7 +311,7 @@ def bench_switch(switches: int) -> dict:
     sys.path.insert(0, str(REPO))
     from tests.gguf_fixtures import write_tiny_llama
 
-    model = ensure_demo_model()
+    model = GEMMA.ensure()
     folder = Path(tempfile.mkdtemp(prefix="pychat-switch-"))
     write_tiny_llama(folder / "tiny.gguf")
     (folder / "demo.gguf").symlink_to(model)
@@ -383,6 +383,45 @@ def bench_switch(switches: int) -> dict:
     return result
 
 
+# ---------------------------------------------------------------- the embedded models
+
+
+def bench_embedded(repeats: int) -> dict:
+    """Load time (a bare ``Llama(...)`` and the engine) and 200-token speed of each
+    embedded model that is installed."""
+    from llama_cpp import Llama
+
+    results: dict = {}
+    for model in EMBEDDED:
+        if not model.installed():
+            continue
+        path = model.ensure()
+        raw = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            with contextlib.redirect_stderr(io.StringIO()):
+                llm = Llama(model_path=str(path), n_ctx=N_CTX, verbose=False)
+            raw.append(time.perf_counter() - started)
+            llm.close()
+        backend = LlamaBackend(quiet=True)
+        loads, runs = [], []
+        for _ in range(repeats):
+            loaded = backend.load(LoadSpec(path, n_ctx=N_CTX, chat_format=model.chat_format))
+            loads.append(loaded.load_seconds)
+            backend.ignore_eos = True
+            stream = backend.stream_chat([{"role": "user", "content": PROMPT}],
+                                         Sampling(seed=SEED, max_tokens=200, **SAMPLING))
+            list(stream)
+            runs.append(stream.stats)
+        backend.shutdown()
+        results[model.file_name] = {
+            "raw_load_s": statistics.median(raw), "load_s": statistics.median(loads),
+            "tok_s": statistics.median(s.tokens_per_second for s in runs),
+            "ttft_s": statistics.median(s.time_to_first_token for s in runs)}
+    print(f"embedded: {results}", flush=True)
+    return results
+
+
 # ---------------------------------------------------------------- big input
 
 
@@ -391,7 +430,7 @@ def bench_big_input() -> dict:
     20,000 characters already in the message box, in the real TUI (demo model loaded).
     The text is one long line (the worst case for the text area: it wraps and renders
     per line) and, separately, paragraphs."""
-    model = ensure_demo_model()
+    model = GEMMA.ensure()
     folder = Path(tempfile.mkdtemp(prefix="pychat-input-"))
     config = folder / "config.toml"
     config.write_text(f'models_dir = "{folder}"\ndefault_model = "{model}"\n'
@@ -552,6 +591,17 @@ def write_report(results: dict) -> None:
               f"{first['rss_beyond_model_mib'] - rm['rss_beyond_model_mib']:.0f} MiB | — |",
               "| open a 1000-message conversation | not measured (no history yet) | ≤ 1 s |",
               ""]
+    embedded = results.get("embedded")
+    if embedded:
+        lines += ["## The embedded models", "",
+                  "| model | bare `Llama(...)` load | engine load | 200 tok/s | TTFT |",
+                  "| --- | --- | --- | --- | --- |"]
+        for name, r in embedded.items():
+            lines.append(f"| {name} | {r['raw_load_s']:.3f} s | {r['load_s']:.3f} s | "
+                         f"{r['tok_s']:.1f} | {r['ttft_s'] * 1000:.0f} ms |")
+        lines += ["", f"n_ctx {N_CTX}, the same prompt and sampler as above, the reply forced "
+                  "to 200 tokens; the load is from the page cache (files read once before).",
+                  ""]
     big = results.get("big_input")
     if big:
         lines += ["## Big input in the message box", "",
@@ -583,6 +633,7 @@ def main() -> None:
     results["switch"] = bench_switch(20)
     results["raw_memory"] = raw_memory()
     results["big_input"] = bench_big_input()
+    results["embedded"] = bench_embedded(repeats)
     (REPO / "bench" / "results.json").write_text(json.dumps(results, indent=2))
     write_report(results)
     print((REPO / "docs" / "PERFORMANCE.md").read_text())

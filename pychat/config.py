@@ -60,6 +60,8 @@ class ModelSettings:
                       lo=0, hi=1_048_576, min_nonzero=MIN_N_CTX)
     chat_format: str = _opt("", 'llama-cpp-python chat format ("gemma", "chatml", …); '
                             '"" = the template inside the GGUF file.')
+    system_prompt: str = _opt("", "System prompt for new chats with this model; \"\" = the "
+                              "top-level system_prompt.")
     n_threads: int = _opt(0, "CPU threads; 0 = llama.cpp's default.", lo=0, hi=1024)
     use_mlock: bool = _opt(False, "Lock the weights in RAM (no swapping).")
     use_mmap: bool = _opt(True, "Memory-map the model file instead of reading it.")
@@ -88,6 +90,11 @@ class Config:
 
 
 DEMO_MODEL_NAME = "gemma-3-270m-q4_k_m.gguf"
+DEFAULT_MODEL_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+SMALL_MODEL_PROMPT = "You are a helpful, accurate assistant. Keep answers short and factual."
+"""Measured on SmolLM2-135M-Instruct (20-30 seeds each): with "You are a helpful
+assistant." it answered "What is the capital of France?" with Paris 8 times in 20 at
+temperature 0.7 and not at all greedily; with this prompt 28 times in 30, and greedily."""
 
 
 def default_model_settings(model_name: str) -> ModelSettings:
@@ -95,6 +102,8 @@ def default_model_settings(model_name: str) -> ModelSettings:
     if model_name == DEMO_MODEL_NAME:
         # The demo file carries no chat template: Gemma's turn format is the right one.
         return ModelSettings(chat_format="gemma")
+    if model_name == DEFAULT_MODEL_NAME:
+        return ModelSettings(system_prompt=SMALL_MODEL_PROMPT)
     return ModelSettings()
 
 

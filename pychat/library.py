@@ -8,8 +8,8 @@ from pathlib import Path
 
 from pychat.config import AUTO, LoadedConfig, ModelSettings
 from pychat.config_writer import save_model_settings
-from pychat.engine import demo
 from pychat.engine.base import LoadSpec
+from pychat.engine.embedded import EMBEDDED, default_embedded, embedded_for
 from pychat.engine.fit import estimate_vram, offloaded_layers, resolve_gpu_layers
 from pychat.engine.models import (
     ModelCatalog,
@@ -18,6 +18,7 @@ from pychat.engine.models import (
     human_bytes,
     resolve_model,
 )
+from pychat.errors import ModelError
 from pychat.locations import user_cache_dir
 
 Choice = tuple[int | str, int]
@@ -99,26 +100,26 @@ class ModelLibrary:
         return self.loaded.models_dir()
 
     def paths(self) -> list[Path]:
-        """Every model: the models folder, configured paths, and the demo model."""
+        """Every model: the models folder, configured paths, and the embedded models
+        (listed even before they are installed, with how to get them)."""
         extra = [Path(name).expanduser() for name in self.loaded.config.models
                  if "/" in name or "\\" in name]
         default = self.loaded.config.default_model
         if default and ("/" in default or "\\" in default):
             extra.append(Path(default).expanduser())
-        if demo.demo_installed():
-            extra.append(demo.demo_model_path())
         paths = discover_models(self.models_dir, extra)
-        if demo.demo_installed() and not demo.demo_model_path().exists():
-            paths.append(demo.demo_model_path())  # listed; assembled when chosen
-        return paths
+        return paths + [m.path for m in EMBEDDED if m.path not in paths]
 
     def infos(self) -> list[ModelInfo]:
         """Metadata of every model (cached), in ``paths()`` order."""
         infos = []
         for path in self.paths():
-            if path == demo.demo_model_path() and not path.exists():
-                infos.append(ModelInfo(path=path, architecture="gemma3",
-                                       name="demo model (assembled on first use)"))
+            embedded = embedded_for(path)
+            if embedded is not None and not embedded.ready():
+                error = "" if embedded.installed() else f"not installed: {embedded.install}"
+                infos.append(ModelInfo(path=path, name=f"{embedded.about} (assembled on "
+                                       "first use)" if not error else embedded.about,
+                                       error=error))
             else:
                 infos.append(self.catalog.info(path))
         self.catalog.save()
@@ -131,30 +132,38 @@ class ModelLibrary:
                             current, gpu)
 
     def startup_model(self, requested: str | None = None) -> Path:
-        """The model to load at start: --model > default_model > first found > demo.
+        """The model to load at start: --model > default_model > the first one in the
+        models folder > the first embedded model installed (SmolLM2, then Gemma).
 
-        Raises ModelError when a requested model does not exist. The demo model's path is
-        returned even before it is assembled; ``prepare`` assembles it.
+        Raises ModelError when a requested model does not exist, or when there is none.
+        An embedded model's path is returned even before it is assembled (``prepare``).
         """
         wanted = requested or self.loaded.config.default_model
         if wanted:
             return resolve_model(wanted, self.models_dir, self.paths())
         found = discover_models(self.models_dir)
-        return found[0] if found else demo.demo_model_path()
+        if found:
+            return found[0]
+        embedded = default_embedded()
+        if embedded is None:
+            raise ModelError(f"No model to load: put a .gguf file in {self.models_dir}, pass "
+                             f"--model PATH, or install the default model: "
+                             f"{EMBEDDED[0].install}")
+        return embedded.path
 
     def fallback_for(self, failed: Path) -> Path | None:
         """What to load when ``failed`` could not be loaded at start, so that the user is
-        not left without a model: the demo model when installed, else another model."""
-        if demo.demo_installed() and failed != demo.demo_model_path():
-            return demo.demo_model_path()
+        not left without a model: an installed embedded model, else another model."""
+        for model in EMBEDDED:
+            if model.installed() and model.path != failed:
+                return model.path
         others = [p for p in discover_models(self.models_dir) if p != failed]
         return others[0] if others else None
 
     def prepare(self, path: Path) -> Path:
-        """Make sure ``path`` is on disk (assembling the demo model if needed)."""
-        if path == demo.demo_model_path() and not demo.demo_model_ready():
-            return demo.ensure_demo_model()
-        return path
+        """Make sure ``path`` is on disk (assembling an embedded model if needed)."""
+        embedded = embedded_for(path)
+        return embedded.ensure() if embedded is not None else path
 
     def settings_for(self, path: Path) -> ModelSettings:
         """Saved settings for a model (by file name, or by full path for outside files)."""
@@ -187,7 +196,7 @@ class ModelLibrary:
         """Keep a model's gpu_layers and n_ctx for this session and save them in the config
         file. Raises ConfigError (with a message for the user) when they cannot be saved."""
         in_folder = path.parent.absolute() == self.models_dir
-        key = path.name if in_folder or path == demo.demo_model_path() else str(path)
+        key = path.name if in_folder or embedded_for(path) else str(path)
         gpu_layers, n_ctx = choice
         settings = dataclasses.replace(self.settings_for(path), gpu_layers=gpu_layers,
                                        n_ctx=n_ctx)

@@ -46,10 +46,21 @@ def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture(scope="session")
 def demo_model() -> Path:
-    """The real Gemma 3 270M file, assembled from its PyPI packages."""
-    from pychat.engine.demo import ensure_demo_model
+    """The real Gemma 3 270M file (18 layers, a base model), assembled from its PyPI
+    packages: the tests that need a bigger architecture use it."""
+    from pychat.engine.embedded import GEMMA
 
-    return ensure_demo_model()
+    return GEMMA.ensure()
+
+
+@pytest.fixture(scope="session")
+def smollm_model() -> Path:
+    """The real SmolLM2-135M-Instruct file, the default model, used where it lies."""
+    from pychat.engine.embedded import SMOLLM2
+
+    if not SMOLLM2.installed():
+        pytest.fail(f"the default model is not installed: {SMOLLM2.install}")
+    return SMOLLM2.ensure()
 
 
 @pytest.fixture(scope="session")

@@ -299,7 +299,7 @@ async def test_a_start_up_model_that_fails_is_replaced(
     """The model named at start is broken: the user still gets a model (another one here;
     the demo model when it is installed, see test_app_real), is told which one failed and
     why, and a message typed meanwhile is answered."""
-    monkeypatch.setattr("pychat.engine.demo.demo_installed", lambda: False)
+    monkeypatch.setattr("pychat.engine.embedded.EmbeddedModel.installed", lambda self: False)
     backend = FakeBackend()
     backend.refuse["one.gguf"] = "llama.cpp could not load one.gguf: bad"
     app = fake_app(tmp_path, backend)

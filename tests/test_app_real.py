@@ -41,13 +41,13 @@ def config_text(models_dir: Path, max_tokens: int = 24, default: str = "") -> st
             f"[sampling]\nmax_tokens = {max_tokens}\nseed = 5\n")
 
 
-async def test_the_demo_model_streams_a_reply(write_config: Callable[[str], Path],
-                                              demo_model: Path, tmp_path: Path) -> None:
+async def test_the_default_model_streams_a_reply(write_config: Callable[[str], Path],
+                                                smollm_model: Path, tmp_path: Path) -> None:
     app = real_app(write_config(config_text(tmp_path / "none", max_tokens=16)))
     seen: list[Message] = []
     async with app.run_test(size=SIZE, message_hook=seen.append) as pilot:
         await wait_for(pilot, lambda: ready(app))
-        assert app.main_screen.status.model == demo_model.name
+        assert app.main_screen.status.model == smollm_model.name
         await type_and_send(pilot, "Hello", keys=True)
         await wait_for(pilot, lambda: idle(app) and bool(replies(app))
                        and bool(replies(app)[0].text))
@@ -104,10 +104,10 @@ async def test_a_corrupt_model_rolls_back_with_llama_cpps_reason(
         assert replies(app)[0].title == "tiny-gqa.gguf"
 
 
-async def test_a_start_up_model_that_fails_is_replaced_by_the_demo(
-        write_config: Callable[[str], Path], model_dir: Path, demo_model: Path) -> None:
-    """The model named in the config is corrupt: the demo model loads instead, the user is
-    told which one failed, and a message typed meanwhile is answered."""
+async def test_a_start_up_model_that_fails_is_replaced_by_the_default(
+        write_config: Callable[[str], Path], model_dir: Path, smollm_model: Path) -> None:
+    """The model named in the config is corrupt: the default model loads instead, the user
+    is told which one failed, and a message typed meanwhile is answered."""
     app = real_app(write_config(config_text(model_dir, default="corrupt.gguf")))
     seen: list[Message] = []
     async with app.run_test(size=SIZE, message_hook=seen.append) as pilot:
@@ -115,10 +115,10 @@ async def test_a_start_up_model_that_fails_is_replaced_by_the_demo(
         await type_and_send(pilot, "hello")
         await wait_for(pilot, lambda: ready(app) and idle(app) and bool(replies(app))
                        and bool(replies(app)[0].text))
-        assert screen.status.model == demo_model.name
+        assert screen.status.model == smollm_model.name
         assert "corrupt.gguf did not load" in str(screen.loader.query_one("#load-state").render())
         assert any(e.path.name == "corrupt.gguf" for e in session_events(seen, ModelLoadFailed))
-        assert replies(app)[0].title == demo_model.name
+        assert replies(app)[0].title == smollm_model.name
 
 
 async def test_markup_in_llama_cpp_errors_and_template_errors_is_only_text(

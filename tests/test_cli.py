@@ -74,7 +74,7 @@ def test_models_lists_the_demo_model_and_estimates(demo_model: Path, tmp_path: P
 
 
 @pytest.mark.slow
-def test_ask_streams_a_reply(demo_model: Path, tmp_path: Path) -> None:
+def test_ask_streams_a_reply(smollm_model: Path, tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
     config.write_text("[sampling]\nmax_tokens = 6\nseed = 1\n")
     result = pychat("ask", "Say hello", "--stats", cwd=tmp_path)

@@ -182,7 +182,7 @@ def test_a_model_llama_cpp_refuses_rolls_back_without_a_traceback(tmp_path: Path
 
 def test_a_start_up_model_that_fails_is_replaced(tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("pychat.engine.demo.demo_installed", lambda: False)
+    monkeypatch.setattr("pychat.engine.embedded.EmbeddedModel.installed", lambda self: False)
     session, recorder = fake_session(tmp_path)
     session.backend.refuse["one.gguf"] = "llama.cpp could not load one.gguf: bad"
     session.start(session.library.models_dir / "one.gguf", poll_vram=None)
@@ -195,7 +195,7 @@ def test_a_start_up_model_that_fails_is_replaced(tmp_path: Path,
 
 def test_nothing_loads_at_start_and_the_message_says_how_to_get_a_model(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("pychat.engine.demo.demo_installed", lambda: False)
+    monkeypatch.setattr("pychat.engine.embedded.EmbeddedModel.installed", lambda self: False)
     session, recorder = fake_session(tmp_path, models=("one.gguf",))
     session.backend.refuse["one.gguf"] = "llama.cpp could not load one.gguf: bad"
     session.start(session.library.models_dir / "one.gguf", poll_vram=None)

@@ -67,7 +67,7 @@ def screen_state(screen: pyte.Screen) -> list[list[tuple[str, str, str, bool]]]:
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux not installed")
 def test_real_session_output_renders_the_same_with_and_without_the_filter(
-        demo_model: Path, tmp_path: Path) -> None:
+        smollm_model: Path, tmp_path: Path) -> None:
     """Record what PyChat really writes (a streamed reply, the picker, the log pane, a
     resize), then play it into two terminal emulators, one through ScreenDiff: after
     every write both must show the same cells, colours included."""

@@ -45,7 +45,7 @@ class Tmux:
         subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
 
 
-def test_chat_stop_and_quit_in_tmux(demo_model: Path, tmp_path: Path) -> None:
+def test_chat_stop_and_quit_in_tmux(smollm_model: Path, tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
     config.write_text('[sampling]\nmax_tokens = 600\nseed = 2\n')
     exit_file = tmp_path / "exit-code"

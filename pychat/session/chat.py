@@ -51,6 +51,8 @@ class ChatSession:
         """How often reply text is handed on: batches, not single tokens (0 = every piece)."""
         self.conversation = Conversation(
             loaded.config.system_prompt if system_prompt is None else system_prompt)
+        self._system_fixed = system_prompt is not None
+        """The system prompt was chosen for this session (--system): models keep it."""
         self.model_state = ModelState.NONE
         self.reply_state = ReplyState.IDLE
         self.model: LoadedModel | None = None
@@ -178,6 +180,11 @@ class ChatSession:
         if isinstance(event, ev.ModelLoaded):
             with self._lock:
                 self.model = event.loaded
+                answered = any(t.role == "assistant" for t in self.conversation.turns)
+                if not answered and not self._system_fixed:
+                    # A chat not answered yet takes the model's own system prompt.
+                    own = self.library.settings_for(event.loaded.spec.path).system_prompt
+                    self.conversation.system_prompt = own or self.config.config.system_prompt
         self._emit(event)
 
     def _load_settled(self, ticket: int) -> None:
