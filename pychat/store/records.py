@@ -1,0 +1,61 @@
+"""What the store hands out: plain records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class StoredMessage:
+    """One version of one turn."""
+
+    id: int
+    position: int
+    version: int
+    role: str
+    text: str
+    state: str
+    """ok, stopped, error, excluded, or streaming (being written when PyChat stopped)."""
+    model: str = ""
+    answers: int = 0
+    """For a reply: the version of the user message it answers."""
+    versions: int = 1
+    """How many versions this position has."""
+
+
+@dataclass
+class ChatSummary:
+    """A line of the chat list."""
+
+    id: int
+    title: str
+    updated: float
+    model: str
+    messages: int
+    snippet: str = ""
+    """For search results: the matching text around the words."""
+
+
+@dataclass
+class StoredChat:
+    """A chat with its current path of messages."""
+
+    id: int
+    title: str
+    model: str
+    settings: dict[str, Any]
+    messages: list[StoredMessage]
+
+
+def search_query(text: str) -> str:
+    """Words of ``text`` as an FTS5 query: every word, the last one as a prefix (results
+    as you type); quoted, so what the user types is never FTS5 syntax."""
+    words = [w.replace('"', '""') for w in text.split() if w.strip()]
+    if not words:
+        return ""
+    quoted = [f'"{w}"' for w in words]
+    quoted[-1] += "*"
+    return " ".join(quoted)
+
+
