@@ -8,6 +8,7 @@ picker alike, so nothing PyChat writes fails its own reading.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import re
@@ -78,9 +79,13 @@ class Config:
                               '"" = the first model found, else the embedded demo model.')
     system_prompt: str = _opt("You are a helpful assistant.", "System message sent first in "
                               "every chat; \"\" = none.")
+    history_file: str = _opt("", "Where chats are kept (SQLite); \"\" = history.sqlite3 in "
+                             "the user data folder.")
     sampling: Sampling = _opt(None, "Sampling settings.", factory=Sampling)
     models: dict[str, ModelSettings] = _opt(None, "Per-model load settings.", factory=dict)
     keys: dict[str, str] = _opt(None, "Key remapping: binding id = \"key\".", factory=dict)
+    presets: dict[str, str] = _opt(None, "Named system prompts offered in a chat's settings "
+                                   "(ctrl+g): name = \"prompt\".", factory=dict)
 
     def model_settings(self, model_name: str) -> ModelSettings:
         """Settings for a model file name, falling back to the built-in defaults."""
@@ -109,6 +114,48 @@ def default_model_settings(model_name: str) -> ModelSettings:
 
 def _model_field(name: str) -> dataclasses.Field[Any]:
     return next(f for f in dataclasses.fields(ModelSettings) if f.name == name)
+
+
+def _field(table: str, name: str) -> dataclasses.Field[Any]:
+    cls = {"sampling": Sampling, "models": ModelSettings}[table]
+    for f in dataclasses.fields(cls):
+        if f.name == name:
+            return f
+    raise ValueError(f"unknown setting {table}.{name}")
+
+
+def check_setting(table: str, name: str, value: Any) -> Any:
+    """``value`` for ``[table].name`` as the config file would take it; raises ValueError
+    with the bounds (the same check the file, the CLI and every form go through)."""
+    converted, problem = _check_value(name, value, _field(table, name))
+    if problem:
+        raise ValueError(f"{name}: {problem}")
+    return converted
+
+
+def describe_setting(table: str, name: str) -> str:
+    """What ``[table].name`` does and its range, for forms ("Randomness; 0 = greedy.
+    Between 0 and 5.")."""
+    f = _field(table, name)
+    lo, hi = f.metadata.get("lo"), f.metadata.get("hi")
+    bounds = f" Between {_number(lo)} and {_number(hi)}." if lo is not None and hi is not None \
+        else ""
+    return f"{f.metadata.get('doc', '')}{bounds}"
+
+
+def parse_setting(table: str, name: str, text: str) -> Any:
+    """A value typed in a form: a number when the setting is one, then ``check_setting``."""
+    default = _field(table, name).default
+    value: Any = text.strip()
+    if isinstance(default, bool):
+        value = {"true": True, "false": False}.get(value.lower(), value)
+    elif isinstance(default, int):
+        with contextlib.suppress(ValueError):
+            value = int(value)
+    elif isinstance(default, float):
+        with contextlib.suppress(ValueError):
+            value = float(value)
+    return check_setting(table, name, value)
 
 
 def parse_gpu_layers(text: str) -> int | str:
@@ -324,7 +371,7 @@ def config_from_dict(raw: dict[str, Any], errors: list[str], warnings: list[str]
                      lines: LineFinder) -> Config:
     """Validate a parsed TOML document into a Config: problems that void the file go to
     ``errors``, refused key remaps to ``warnings``."""
-    top = {k: v for k, v in raw.items() if k not in ("sampling", "models", "keys")}
+    top = {k: v for k, v in raw.items() if k not in TABLES}
     config = _fill(Config, top, "", errors, lines)
     if "sampling" in raw:
         config.sampling = _fill(Sampling, raw["sampling"], "sampling", errors, lines)
@@ -348,4 +395,41 @@ def config_from_dict(raw: dict[str, Any], errors: list[str], warnings: list[str]
         config.keys, refused = check_keymap(wanted)
         warnings.extend(f"{lines.path}: [keys] {inert_line(problem)} — not applied"
                         for problem in refused)
+    config.presets = _presets(raw.get("presets", {}), errors, lines)
     return config
+
+
+TABLES = ("sampling", "models", "keys", "presets")
+"""The config's tables (everything else is a top-level value)."""
+PRESET_NAME_CHARS = 40
+PRESET_CHARS = 20_000
+
+
+def check_preset(name: str, prompt: str) -> tuple[str, str]:
+    """A preset as the config file takes it; raises ValueError saying what is wrong."""
+    name = " ".join(name.split())
+    if not name or len(name) > PRESET_NAME_CHARS:
+        raise ValueError(f"a preset name has 1 to {PRESET_NAME_CHARS} characters")
+    if len(prompt) > PRESET_CHARS:
+        raise ValueError(f"a preset's prompt has at most {PRESET_CHARS:,} characters")
+    return name, prompt
+
+
+def _presets(raw: Any, errors: list[str], lines: LineFinder) -> dict[str, str]:
+    if not isinstance(raw, dict):
+        errors.append(f"{lines.path}: [presets] must be a table of name = \"system prompt\"")
+        return {}
+    presets: dict[str, str] = {}
+    for name, prompt in raw.items():
+        where = f"{lines.where('presets', name)}: presets.{inert_line(name)}"
+        if not isinstance(prompt, str):
+            errors.append(f"{where}: expected the system prompt as a string, got "
+                          f"{_show(prompt)}")
+            continue
+        try:
+            checked, prompt = check_preset(name, prompt)
+        except ValueError as exc:
+            errors.append(f"{where}: {exc}")
+            continue
+        presets[checked] = prompt
+    return presets

@@ -1,4 +1,5 @@
-"""Saving what the user chose in the app (a model's gpu_layers and n_ctx) to their config.
+"""Saving what the user chose in the app (a model's gpu_layers and n_ctx, a system prompt
+preset) to their config.
 
 The user's file is theirs:
 - an existing file is edited with tomlkit: its comments, order and other values stay, only
@@ -27,6 +28,7 @@ import tomlkit
 
 from pychat.config import (
     MAX_CONFIG_BYTES,
+    TABLES,
     Config,
     LineFinder,
     LoadedConfig,
@@ -34,17 +36,19 @@ from pychat.config import (
     config_from_dict,
 )
 from pychat.errors import ConfigError
-from pychat.files import read_regular
+from pychat.files import read_only, read_regular
 from pychat.text import inert_line
 
 
 def config_to_dict(config: Config) -> dict[str, Any]:
     """The TOML document for ``config`` (every key written, so the file documents itself)."""
     doc = {f.name: getattr(config, f.name) for f in dataclasses.fields(Config)
-           if f.name not in ("sampling", "models", "keys")}
+           if f.name not in TABLES}
     doc["sampling"] = dataclasses.asdict(config.sampling)
     if config.keys:
         doc["keys"] = dict(config.keys)
+    if config.presets:
+        doc["presets"] = dict(config.presets)
     if config.models:
         doc["models"] = {name: dataclasses.asdict(s) for name, s in config.models.items()}
     return doc
@@ -53,60 +57,74 @@ def config_to_dict(config: Config) -> dict[str, Any]:
 def save_model_settings(loaded: LoadedConfig, key: str, settings: ModelSettings) -> None:
     """Write ``[models."key"]`` into the config file. Raises ConfigError with a message
     for the user when the file has errors, is read-only, or cannot be written."""
+    def edit(doc: Any) -> None:
+        models = _table(doc, "models", super_table=True)
+        entry = models.get(key)
+        if entry is None:
+            entry = tomlkit.table()
+            for name, value in dataclasses.asdict(settings).items():
+                entry[name] = value
+            models[key] = entry
+        else:
+            entry["gpu_layers"] = settings.gpu_layers
+            entry["n_ctx"] = settings.n_ctx
+
+    def fresh(doc: dict[str, Any]) -> None:
+        doc.setdefault("models", {})[key] = dataclasses.asdict(settings)
+
+    _update(loaded, f"the settings for {inert_line(key)} were not saved", edit, fresh)
+
+
+def save_preset(loaded: LoadedConfig, name: str, prompt: str) -> None:
+    """Write ``[presets] name = "prompt"`` (a system prompt the settings offer)."""
+    def edit(doc: Any) -> None:
+        _table(doc, "presets")[name] = prompt
+
+    def fresh(doc: dict[str, Any]) -> None:
+        doc.setdefault("presets", {})[name] = prompt
+
+    _update(loaded, f"the preset {inert_line(name)} was not saved", edit, fresh)
+    loaded.config.presets[name] = prompt
+
+
+def _table(doc: Any, name: str, super_table: bool = False) -> Any:
+    table = doc.get(name)
+    if table is None:
+        table = tomlkit.table(is_super_table=super_table)
+        doc[name] = table
+    return table
+
+
+def _update(loaded: LoadedConfig, not_saved: str, edit: Any, fresh: Any) -> None:
+    """Change the config file: an existing one edited in place with ``edit`` (a tomlkit
+    document), a new one written whole after ``fresh`` (a dict). Raises ConfigError with
+    a message for the user when the file has errors, is read-only, or cannot be written."""
     shown = inert_line(str(loaded.path))
     if loaded.errors:
-        raise ConfigError(f"{shown} has errors, so it is left as it is and the settings "
-                          f"for {inert_line(key)} were not saved.")
+        raise ConfigError(f"{shown} has errors, so it is left as it is and {not_saved}.")
     target = Path(os.path.realpath(loaded.path))  # through a link, to the file itself
     if os.path.lexists(target):
-        if _read_only(target):
-            raise ConfigError(f"{shown} is read-only, so PyChat leaves it alone: the "
-                              f"settings for {inert_line(key)} were not saved.")
+        if read_only(target):
+            raise ConfigError(f"{shown} is read-only, so PyChat leaves it alone: "
+                              f"{not_saved}.")
         try:
             text = read_regular(target, MAX_CONFIG_BYTES).decode("utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"cannot read {shown} to update it: {exc}") from exc
-        data = _edited(text, key, settings)
+        doc = tomlkit.parse(text)
+        edit(doc)
+        data = tomlkit.dumps(doc)
     else:
-        doc = config_to_dict(loaded.config)
-        doc["models_dir"] = str(loaded.models_dir())  # it was relative to the old folder
-        doc.setdefault("models", {})[key] = dataclasses.asdict(settings)
-        data = tomli_w.dumps(doc)
+        fresh_doc = config_to_dict(loaded.config)
+        fresh_doc["models_dir"] = str(loaded.models_dir())  # it was relative to the old folder
+        fresh(fresh_doc)
+        data = tomli_w.dumps(fresh_doc)
     _check_readable(data, target)
-    if _read_only(target.parent):
+    if read_only(target.parent):
         raise ConfigError(f"the folder {inert_line(str(target.parent))} is read-only, so "
-                          f"the settings for {inert_line(key)} were not saved.")
+                          f"{not_saved}.")
     write_text_atomic(target, data)
     loaded.exists = True
-
-
-def _read_only(path: Path) -> bool:
-    """True when the user made ``path`` read-only (no write bit at all), or when this
-    process may not write it. Mode bits count even for root, who may write anything."""
-    try:
-        mode = os.stat(path).st_mode
-    except OSError:
-        return False
-    return not stat.S_IMODE(mode) & 0o222 or not os.access(path, os.W_OK)
-
-
-def _edited(text: str, key: str, settings: ModelSettings) -> str:
-    """``text`` with the model's table updated; comments and everything else kept."""
-    doc = tomlkit.parse(text)
-    models = doc.get("models")
-    if models is None:
-        models = tomlkit.table(is_super_table=True)
-        doc["models"] = models
-    entry = models.get(key)
-    if entry is None:
-        entry = tomlkit.table()
-        for name, value in dataclasses.asdict(settings).items():
-            entry[name] = value
-        models[key] = entry
-    else:
-        entry["gpu_layers"] = settings.gpu_layers
-        entry["n_ctx"] = settings.n_ctx
-    return tomlkit.dumps(doc)
 
 
 def _check_readable(data: str, path: Path) -> None:

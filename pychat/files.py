@@ -64,3 +64,14 @@ def read_regular(path: Path, max_bytes: int) -> bytes:
         return b"".join(chunks)
     finally:
         os.close(fd)
+
+
+def read_only(path: Path) -> bool:
+    """True when the user made ``path`` (a file or a folder) read-only — no write bit at
+    all — or when this process may not write it. The mode bits count even for root, who
+    could write anything."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not stat.S_IMODE(mode) & 0o222 or not os.access(path, os.W_OK)

@@ -22,6 +22,11 @@ def user_cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir(APP_NAME))
 
 
+def user_data_dir() -> Path:
+    """The per-user data folder (the chat history)."""
+    return Path(platformdirs.user_data_dir(APP_NAME))
+
+
 def user_state_dir() -> Path:
     """The per-user state folder (crash logs)."""
     return Path(platformdirs.user_state_dir(APP_NAME))

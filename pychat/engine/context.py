@@ -14,11 +14,28 @@ def reply_reserve(n_ctx: int, max_tokens: int) -> int:
     return min(max_tokens, quarter) if max_tokens > 0 else quarter
 
 
-def _starts(messages: Sequence[ChatMessage]) -> list[int]:
-    """Indices where the kept part may begin: at a user turn, after the system prompt."""
+CHARS_PER_TOKEN_BOUND = 64
+"""No token of a real vocabulary stands for more characters than this, so a part of the
+conversation longer than ``budget * CHARS_PER_TOKEN_BOUND`` characters cannot fit and is
+never tokenized: a 10,000-message chat costs the newest few hundred messages' worth."""
+
+
+def _starts(messages: Sequence[ChatMessage], budget: int) -> list[int]:
+    """Indices where the kept part may begin: at a user turn, after the system prompt, and
+    not so far back that the characters alone rule it out (the newest user turn always
+    qualifies: if it does not fit, the error says so)."""
     first = 1 if messages and messages[0]["role"] == "system" else 0
     last_user = max(i for i, m in enumerate(messages) if m["role"] == "user")
-    return [i for i in range(first, last_user + 1) if messages[i]["role"] == "user"] or [first]
+    most = budget * CHARS_PER_TOKEN_BOUND
+    chars = sum(len(m["content"]) for m in messages[last_user:])
+    starts = [last_user]
+    for i in range(last_user - 1, first - 1, -1):
+        chars += len(messages[i]["content"])
+        if chars > most:
+            break
+        if messages[i]["role"] == "user":
+            starts.append(i)
+    return starts[::-1]
 
 
 def fit_messages(
@@ -35,7 +52,7 @@ def fit_messages(
     if not any(m["role"] == "user" for m in messages):
         raise ValueError("a conversation to answer needs a user message")
     system = [messages[0]] if messages[0]["role"] == "system" else []
-    starts = _starts(messages)
+    starts = _starts(messages, budget)
 
     def candidate(start: int) -> list[ChatMessage]:
         return system + list(messages[start:])

@@ -14,6 +14,7 @@ Two explicit state machines, changed only under the session's lock:
 from __future__ import annotations
 
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -24,8 +25,10 @@ from pychat.errors import ContextOverflowError, PyChatError, Refused
 from pychat.gpu import GpuMonitor
 from pychat.library import NO_OVERRIDES, ModelLibrary, ModelListing, Overrides
 from pychat.session import events as ev
+from pychat.session.chat_history import SAVE_SECONDS, HistoryIntents, history_path
 from pychat.session.conversation import Conversation
 from pychat.session.events import Event, ModelState, ReplyState
+from pychat.session.history import History
 from pychat.session.lanes import Lane
 from pychat.session.loading import Loader, LoadRequest
 from pychat.session.replies import ReplyRun, closing_note
@@ -37,7 +40,7 @@ NO_MODEL_NOTE = ("No model loaded — press ctrl+o to pick one; your message wil
                  "once one loads.")
 
 
-class ChatSession:
+class ChatSession(HistoryIntents):
     """Everything PyChat works with: config, models, engine, GPU monitor and the chat."""
 
     def __init__(self, loaded: LoadedConfig, library: ModelLibrary, backend: Backend,
@@ -51,6 +54,8 @@ class ChatSession:
         """How often reply text is handed on: batches, not single tokens (0 = every piece)."""
         self.conversation = Conversation(
             loaded.config.system_prompt if system_prompt is None else system_prompt)
+        self.chat_sampling = loaded.config.sampling
+        """This chat's sampling (the config's until the chat's own settings change it)."""
         self._system_fixed = system_prompt is not None
         """The system prompt was chosen for this session (--system): models keep it."""
         self.model_state = ModelState.NONE
@@ -59,6 +64,7 @@ class ChatSession:
         self._listener: Listener = lambda event: None
         self._lock = threading.RLock()
         self._reply_id = 0
+        self._runs: dict[int, ReplyRun] = {}
         self._active: int | None = None
         """The reply waiting or being answered."""
         self._cancel = threading.Event()
@@ -70,12 +76,14 @@ class ChatSession:
         self._replies = Lane("pychat-reply", self._failure_reporter("reply"))
         self._listings = Lane("pychat-listing", self._failure_reporter("listing"))
         self._vram = Lane("pychat-vram", self._failure_reporter("vram"))
+        self._counts = Lane("pychat-count", self._failure_reporter("count"))
+        self.history = History(history_path(loaded), self._emit, self._job_failed)
         backend.set_log_callback(
             lambda level, line: self._emit(ev.LogLine(level, inert(line), "llama.cpp")))
 
     @property
     def sampling(self) -> Sampling:
-        return self.config.config.sampling
+        return self.chat_sampling
 
     @property
     def busy(self) -> bool:
@@ -127,6 +135,7 @@ class ChatSession:
         for warning in self.config.warnings:
             self._emit(ev.LogLine("warning", inert(warning)))
             self._emit(ev.Notice("A setting was left out", inert(warning), "warning"))
+        self.history.start()
         self._request_load(LoadRequest(path, overrides, startup=fallback))
         if poll_vram:
             self._vram.submit(lambda: self._poll_vram(poll_vram))
@@ -135,6 +144,8 @@ class ChatSession:
         """Stop the reply and the monitor; free the model (waits at most ``timeout``)."""
         self._stop_polling.set()
         self._cancel.set()
+        self.history.close()
+        self.history.wait(timeout)  # the last second of a reply, saved
         self.monitor.shutdown()
         self.backend.shutdown(timeout=timeout)
 
@@ -234,9 +245,15 @@ class ChatSession:
             return
         with self._lock:
             self._check_idle()
-            self.conversation.add_user(text)
-            self._emit(ev.MessageSent(text))
+            self._add_user(text)
             self._open_reply()
+
+    def _add_user(self, text: str) -> None:
+        """Under the lock: the message joins the chat and is saved before any reply."""
+        position = len(self.conversation.turns)
+        turn = self.conversation.add_user(text)
+        self._emit(ev.MessageSent(text, position))
+        self.save_message(turn, position)
 
     def regenerate(self) -> None:
         """Answer the last message again, in place of its reply."""
@@ -246,7 +263,7 @@ class ChatSession:
             if previous is None and not self.conversation.has_question:
                 raise Refused("There is no reply to regenerate yet.")
             if previous is not None:
-                self._emit(ev.ReplyRemoved(previous.reply_id))
+                self._emit(ev.ReplyRemoved(previous.reply_id, len(self.conversation.turns)))
             self._open_reply()
 
     def stop(self) -> None:
@@ -271,6 +288,7 @@ class ChatSession:
             self._active = None
             self.reply_state = ReplyState.IDLE
             self.conversation.clear()
+            self.forget_chat()
             self._emit(ev.ChatCleared())
             self._state_changed()
 
@@ -289,7 +307,8 @@ class ChatSession:
         """Under the lock, with a question to answer: show a reply and answer or wait."""
         self._reply_id += 1
         self._active = self._reply_id
-        self._emit(ev.ReplyStarted(self._active, self._title()))
+        self._emit(ev.ReplyStarted(self._active, self._title(),
+                                   len(self.conversation.turns)))
         if self.model_state is ModelState.READY:
             self._begin_answer()
             return
@@ -302,17 +321,19 @@ class ChatSession:
     def _begin_answer(self) -> None:
         """Under the lock, with a model ready: generate the active reply on a worker."""
         assert self._active is not None
-        run = ReplyRun(self._active)
+        run = ReplyRun(self._active, position=len(self.conversation.turns))
+        self._runs[run.reply_id] = run
         self._cancel = run.cancel
         self.reply_state = ReplyState.ANSWERING
         self._emit(ev.ReplyAnswering(run.reply_id, self._title()))
         self._state_changed()
-        messages, sampling = self.conversation.messages(), self.sampling
+        (messages, run.sent_positions), sampling = self.conversation.sent(), self.sampling
+        self.save_reply(run, "streaming")
 
         def answer() -> None:
-            stats, error = run.stream(
-                self.backend, messages, sampling, self.flush_seconds,
-                lambda text: self._emit(ev.TextReceived(run.reply_id, text)))
+            self.history.wait()  # the message is saved before its reply starts
+            stats, error = run.stream(self.backend, messages, sampling, self.flush_seconds,
+                                      lambda text: self._reply_text(run, text))
             self._finish_reply(run.reply_id, run.text, stats, error)
 
         def fail(message: str) -> None:
@@ -321,15 +342,30 @@ class ChatSession:
 
         self._replies.submit(answer, self._failure_reporter("reply", fail))
 
+    def _reply_text(self, run: ReplyRun, text: str) -> None:
+        self._emit(ev.TextReceived(run.reply_id, text))
+        if time.monotonic() - run.saved_at >= SAVE_SECONDS:
+            self.save_reply(run, "streaming")  # a kill loses at most the last second
+
     def _finish_reply(self, reply_id: int, text: str, stats: GenerationStats,
                       error: PyChatError | None) -> None:
         with self._lock:
+            run = self._runs.pop(reply_id, None) or ReplyRun(reply_id, position=len(
+                self.conversation.turns))
             if reply_id != self._active:
                 return  # the chat was cleared meanwhile
             if isinstance(error, ContextOverflowError) and error.part == "message":
                 self.conversation.exclude_last_user()  # it would fail every time
             note, state = closing_note(stats, error)
-            self.conversation.add_reply(reply_id, text, state)
+            turn = self.conversation.add_reply(reply_id, text, state)
+            turn.model = self._model_name()
+            run.parts[:] = [text]
+            self.save_reply(run, state, turn)
+            if stats.dropped_messages and run.sent_positions:
+                start = 1 if self.conversation.system_prompt else 0
+                kept = run.sent_positions[start + stats.dropped_messages:]
+                if kept:
+                    self._emit(ev.ContextStart(kept[0]))
             self._active = None
             self.reply_state = ReplyState.IDLE
             self._emit(ev.ReplyFinished(reply_id, stats, note,

@@ -20,7 +20,14 @@ class Turn:
     text: str
     state: TurnState = "ok"
     reply_id: int = 0
-    """For assistant turns: the reply that produced it."""
+    """For assistant turns: the reply that produced it (0 for one read from the history)."""
+    message_id: int = 0
+    """Its row in the history (0 until saved)."""
+    version: int = 1
+    versions: int = 1
+    """How many versions its position has (a reply regenerated twice has 3)."""
+    model: str = ""
+    """For replies: the model that wrote it."""
 
 
 @dataclass
@@ -47,17 +54,29 @@ class Conversation:
         end up next to each other (a message sent after a reply that failed before its
         first word) are joined, so strict templates still see user and assistant alternate.
         """
+        return self.sent()[0]
+
+    def sent(self) -> tuple[list[ChatMessage], list[int]]:
+        """``messages()`` and, for each of them, the position of the first turn in it (-1
+        for the system prompt): where the sent context starts when old ones are left out."""
         sent: list[ChatMessage] = []
-        for turn in self.turns:
+        positions: list[int] = []
+        for position, turn in enumerate(self.turns):
             if turn.state == "excluded" or not turn.text:
                 continue
             if sent and sent[-1]["role"] == turn.role:
                 sent[-1] = {"role": turn.role, "content": f"{sent[-1]['content']}\n\n{turn.text}"}
             else:
                 sent.append({"role": turn.role, "content": turn.text})
+                positions.append(position)
         if self.system_prompt:
-            return [{"role": "system", "content": self.system_prompt}, *sent]
-        return sent
+            return [{"role": "system", "content": self.system_prompt}, *sent], [-1, *positions]
+        return sent, positions
+
+    def last_user_position(self) -> int | None:
+        """Where the last message the user sent is."""
+        return next((i for i in range(len(self.turns) - 1, -1, -1)
+                     if self.turns[i].role == "user"), None)
 
     def last_reply(self) -> Turn | None:
         """The last turn, when it is a reply."""

@@ -13,10 +13,13 @@ from enum import Enum
 from pathlib import Path
 from typing import Literal
 
+from pychat.config import Sampling
 from pychat.engine.base import GenerationStats, LoadedModel, LoadSpec
 from pychat.engine.models import ModelInfo
 from pychat.gpu import VramSample
 from pychat.library import ModelListing
+from pychat.session.conversation import Turn
+from pychat.store import ChatSummary
 
 Severity = Literal["information", "warning", "error"]
 
@@ -89,9 +92,10 @@ class WorkerFailed(Event):
 
 @dataclass(frozen=True)
 class MessageSent(Event):
-    """The user's message joined the conversation."""
+    """The user's message joined the conversation at ``position``."""
 
     text: str
+    position: int = 0
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,7 @@ class ReplyStarted(Event):
     reply_id: int
     title: str
     """Who answers: the model's file name."""
+    position: int = 0
 
 
 @dataclass(frozen=True)
@@ -141,14 +146,87 @@ class ReplyFinished(Event):
 
 @dataclass(frozen=True)
 class ReplyRemoved(Event):
-    """A reply left the conversation (it is being regenerated)."""
+    """A reply left the conversation (it is being regenerated); it was at ``position``."""
 
     reply_id: int
+    position: int = -1
 
 
 @dataclass(frozen=True)
 class ChatCleared(Event):
     """A new, empty chat began."""
+
+
+@dataclass(frozen=True)
+class ChatOpened(Event):
+    """A stored chat was opened: show these turns (they are a copy)."""
+
+    chat_id: int
+    title: str
+    turns: list[Turn]
+    model: str
+    """The model the chat was held with."""
+
+
+@dataclass(frozen=True)
+class ChatSaved(Event):
+    """The chat was given a place in the history (its first message was saved)."""
+
+    chat_id: int
+    title: str
+
+
+@dataclass(frozen=True)
+class ChatsFound(Event):
+    """Chats matching ``query`` (all of them, newest first, for "")."""
+
+    query: str
+    chats: list[ChatSummary]
+    current: int | None
+
+
+@dataclass(frozen=True)
+class TurnsTruncated(Event):
+    """Everything from ``position`` on left the chat (the last message is being edited)."""
+
+    position: int
+
+
+@dataclass(frozen=True)
+class ExchangeShown(Event):
+    """Another version of the last exchange is shown: the message at ``position`` and the
+    reply after it."""
+
+    position: int
+    user: Turn
+    reply: Turn
+    note: str
+
+
+@dataclass(frozen=True)
+class ContextStart(Event):
+    """The last request left out the turns before ``position`` to fit the context."""
+
+    position: int
+
+
+@dataclass(frozen=True)
+class SettingsChanged(Event):
+    """The chat's system prompt or sampling changed."""
+
+    system_prompt: str
+    sampling: Sampling
+
+
+@dataclass(frozen=True)
+class BudgetCounted(Event):
+    """The next request would use ``tokens`` of ``n_ctx`` (with the draft being typed),
+    leaving out the ``dropped`` oldest messages; ``overflow``: the draft cannot fit."""
+
+    tokens: int
+    n_ctx: int
+    dropped: int = 0
+    overflow: bool = False
 
 
 # ---------------------------------------------------------------------------- models

@@ -22,6 +22,15 @@ class ReplyRun:
     reply_id: int
     cancel: threading.Event = field(default_factory=threading.Event)
     parts: list[str] = field(default_factory=list)
+    position: int = 0
+    """Where the reply goes in the conversation."""
+    message_id: int = 0
+    """Its row in the history (set on the store lane)."""
+    version: tuple[int, int] = (1, 1)
+    """Its version at its position, and how many versions there are (set with the id)."""
+    saved_at: float = 0.0
+    sent_positions: list[int] = field(default_factory=list)
+    """The position of the first turn of each message sent (see Conversation.sent)."""
 
     @property
     def text(self) -> str:

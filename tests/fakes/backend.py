@@ -60,6 +60,8 @@ class FakeBackend:
         self.fail_after = 0
         self.loads: list[LoadSpec] = []
         self.requests: list[list[ChatMessage]] = []
+        """The messages each reply was generated from (after fitting the context)."""
+        self.samplings: list[SamplingParams] = []
         self._log: LogCallback = lambda level, line: None
         self._loaded: LoadedModel | None = None
         self._lock = threading.RLock()
@@ -139,6 +141,7 @@ class FakeBackend:
             budget = n_ctx - reply_reserve(n_ctx, sampling.max_tokens)
             kept, dropped, tokens = fit_messages(messages, self.count_tokens, budget)
             self.requests.append(kept)
+            self.samplings.append(sampling)
             stats.prompt_tokens, stats.dropped_messages = tokens, dropped
             error, self.stream_error = self.stream_error, None
             pieces = re.findall(r"\S+\s*", self.reply)
