@@ -14,6 +14,7 @@ from pychat.engine.base import LoadedModel, LoadSpec
 from pychat.engine.models import ModelInfo, human_bytes
 from pychat.library import Choice
 from pychat.session.events import ModelLoaded
+from pychat.ui.field import Field
 
 FIELD_CHARS = 8
 """Longest gpu_layers / n_ctx text ("1048576", "auto"). Textual's Input checks its whole
@@ -48,10 +49,10 @@ class LoaderPane(Vertical):
         yield ProgressBar(total=1.0, show_eta=False, id="load-progress")
         with Horizontal(classes="field"):
             yield Label("gpu_layers")
-            yield Input(placeholder="auto", id="gpu-layers", max_length=FIELD_CHARS)
+            yield Field(placeholder="auto", id="gpu-layers", max_length=FIELD_CHARS)
         with Horizontal(classes="field"):
             yield Label("n_ctx")
-            yield Input(placeholder="4096", id="n-ctx", type="integer", max_length=FIELD_CHARS)
+            yield Field(placeholder="4096", id="n-ctx", type="integer", max_length=FIELD_CHARS)
         yield Button("Load", id="load", variant="primary")
         yield Static("", id="fit", markup=False)
 

@@ -43,3 +43,7 @@ def notify_once(app: App[Any], message: str, title: str, severity: Any = "inform
         for key in [k for k, until in _shown.items() if until <= now]:
             del _shown[key]
     app.notify(message, title=title, severity=severity, timeout=timeout, markup=False)
+    # Textual 8.2 removes an expired toast without repainting what it covered when it lies
+    # over some layouts (seen at 80x24: the toast stayed on screen until those lines
+    # changed). Repainting the screen just after it expires clears it.
+    app.set_timer(timeout + 0.3, lambda: app.screen.refresh())

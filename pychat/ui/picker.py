@@ -16,6 +16,7 @@ from pychat.config import AUTO, parse_gpu_layers, parse_n_ctx
 from pychat.engine.models import ModelInfo
 from pychat.library import ModelListing, describe_fit
 from pychat.ui.bindings import bind
+from pychat.ui.field import Field
 from pychat.ui.loader_pane import FIELD_CHARS
 from pychat.ui.modals import DismissOnce
 
@@ -56,12 +57,12 @@ class ModelPicker(ModalScreen[PickResult | None], DismissOnce):
         self.shown: list[ModelInfo] = []
         # Held, not queried: a key or timer that arrives after the picker closed finds
         # its widgets still there instead of raising NoMatches.
-        self.filter = Input(placeholder="type to filter models", id="picker-filter",
+        self.filter = Field(placeholder="type to filter models", id="picker-filter",
                             max_length=200)
         self.options = OptionList(id="picker-list")
         self.meta = Static("", id="picker-meta", markup=False)
-        self.gpu = Input(placeholder="auto", id="picker-gpu", max_length=FIELD_CHARS)
-        self.ctx = Input(placeholder="4096", id="picker-ctx", type="integer",
+        self.gpu = Field(placeholder="auto", id="picker-gpu", max_length=FIELD_CHARS)
+        self.ctx = Field(placeholder="4096", id="picker-ctx", type="integer",
                          max_length=FIELD_CHARS)
         self.fit = Static("", id="picker-fit", markup=False)
         self._confirmed: tuple[Path, int] | None = None
@@ -81,7 +82,7 @@ class ModelPicker(ModalScreen[PickResult | None], DismissOnce):
             yield Static("Enter load · ↑↓ choose · Tab fields · Esc cancel", classes="hint")
 
     def on_mount(self) -> None:
-        self.border_title = "Models"
+        self.query_one("#picker-box").border_title = "Models"  # the box has the border
         self._refilter("")
         self.filter.focus()
 
