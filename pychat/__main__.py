@@ -1,4 +1,5 @@
-"""Command line: ``pychat`` (the TUI), ``pychat ask PROMPT`` and ``pychat models``."""
+"""Command line: ``pychat`` (the TUI), ``pychat ask PROMPT``, ``pychat models``, ``pychat
+history`` and ``pychat export ID``."""
 
 from __future__ import annotations
 
@@ -28,6 +29,12 @@ def _argument(parse: Callable[[str], Any]) -> Callable[[str], Any]:
     return convert
 
 
+def _chat_id(text: str) -> int:
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"a chat number is a whole number from 1 (not {text!r})")
+    return int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     # SUPPRESS: a flag given before the sub-command is not reset by the sub-parser.
@@ -52,10 +59,45 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"pychat {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     ask = commands.add_parser("ask", parents=[common], help="stream one reply to stdout")
-    ask.add_argument("prompt", metavar="PROMPT", help="the message; - reads it from stdin")
+    ask.add_argument("prompt", metavar="PROMPT", nargs="?",
+                     help="the message; - reads it from stdin")
     ask.add_argument("--stats", action="store_true", help="print speed figures to stderr")
+    ask.add_argument("--continue", dest="continue_chat", metavar="ID", nargs="?",
+                     const="", default=None,
+                     help="add this turn to a kept chat (the newest without ID)")
     commands.add_parser("models", parents=[common], help="list the models PyChat can see")
+    history = commands.add_parser("history", parents=[common], help="list the kept chats")
+    history.add_argument("--search", metavar="TEXT", help="only chats holding these words")
+    export = commands.add_parser("export", parents=[common],
+                                 help="write a kept chat as Markdown")
+    export.add_argument("chat_id", metavar="ID", type=_chat_id,
+                        help="the chat's number (pychat history lists them)")
+    export.add_argument("-o", "--output", metavar="FILE",
+                        help="write to FILE instead of stdout")
     return parser
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "ask":
+        _ask_arguments(parser, args)
+    return args
+
+
+def _ask_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """``--continue`` takes an optional ID, so in ``ask --continue "Go on"`` argparse hands
+    it the prompt: a value that is not a number is the prompt."""
+    chat = args.continue_chat
+    if chat is not None:
+        if chat and not chat.strip().isdigit() and args.prompt is None:
+            args.prompt, chat = chat, ""
+        try:
+            args.continue_chat = _chat_id(chat) if chat else 0
+        except argparse.ArgumentTypeError as exc:
+            parser.error(f"argument --continue: {exc}")
+    if args.prompt is None:
+        parser.error("ask needs a PROMPT (or - to read it from stdin)")
 
 
 def _fail(message: str, code: int = 1) -> int:
@@ -107,7 +149,8 @@ def run_ask(args: argparse.Namespace) -> int:
 
     return ask(_read_config(args, strict=True), args.prompt, model=getattr(args, "model", None),
                overrides=_overrides(args), system_prompt=_system_prompt(args),
-               stats=args.stats, debug=getattr(args, "debug", False))
+               stats=args.stats, debug=getattr(args, "debug", False),
+               continue_chat=args.continue_chat)
 
 
 def run_models(args: argparse.Namespace) -> int:
@@ -151,12 +194,19 @@ def run_models(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     try:
         if args.command == "ask":
             return run_ask(args)
         if args.command == "models":
             return run_models(args)
+        if args.command in ("history", "export"):
+            from pychat import history_cli
+
+            loaded = _read_config(args, strict=True)
+            if args.command == "history":
+                return history_cli.list_history(loaded, args.search)
+            return history_cli.export_chat(loaded, args.chat_id, args.output)
         return run_tui(args)
     except PyChatError as exc:
         return _fail(exc.message)

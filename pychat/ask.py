@@ -14,12 +14,15 @@ import queue
 import signal
 import sys
 import threading
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from pychat.config import LoadedConfig
 from pychat.errors import PyChatError
 from pychat.library import Overrides
 from pychat.text import inert
+
+if TYPE_CHECKING:
+    from pychat.session.events import Event
 
 EX_DATAERR, EX_NOINPUT, EX_IOERR, INTERRUPTED = 65, 66, 74, 130
 
@@ -74,13 +77,37 @@ def _drop_stdout() -> None:
     os.close(devnull)
 
 
+def _continued(loaded: LoadedConfig, chat_id: int, model: str | None) -> tuple[int, str | None]:
+    """The kept chat to continue (0: the newest) and the model to start with: --model, or
+    the chat's own when it is still here."""
+    from pychat.history_cli import open_history, stored_chat
+    from pychat.library import ModelLibrary
+
+    store = open_history(loaded)
+    try:
+        chat = stored_chat(store, chat_id or None)
+    finally:
+        store.close()
+    if model is None and chat.model:
+        if any(p.name == chat.model for p in ModelLibrary(loaded).paths()):
+            model = chat.model
+        else:
+            print(f"pychat: warning: chat {chat.id} was held with {inert(chat.model)}, which "
+                  "is not here any more; the default model answers.", file=sys.stderr)
+    return chat.id, model
+
+
 def ask(loaded: LoadedConfig, argument: str, *, model: str | None, overrides: Overrides,
-        system_prompt: str | None, stats: bool, debug: bool) -> int:
-    """Stream one reply to ``argument`` (or stdin) to stdout; return the exit code."""
+        system_prompt: str | None, stats: bool, debug: bool,
+        continue_chat: int | None = None) -> int:
+    """Stream one reply to ``argument`` (or stdin) to stdout; return the exit code.
+    ``continue_chat``: add the turn to that kept chat (0: the newest) instead of a new one."""
     from pychat.session import create_session
     from pychat.session.events import (
-        Event,
+        ChatOpened,
+        ModelLoaded,
         ModelLoadFailed,
+        Notice,
         ReplyFinished,
         TextReceived,
         WorkerFailed,
@@ -94,8 +121,13 @@ def ask(loaded: LoadedConfig, argument: str, *, model: str | None, overrides: Ov
         if not prompt.strip():
             raise _Exit(1, "the prompt is empty")
         out = _Output()
+        chat_id = None
+        if continue_chat is not None:
+            chat_id, model = _continued(loaded, continue_chat, model)
     except _Exit as exc:
         return _leave(exc)
+    except PyChatError as exc:
+        return _leave(_Exit(1, exc.message))
     # quiet: no screen to protect, so llama-cpp-python may hush fd 1 and 2 while it loads.
     session = create_session(loaded, flush_seconds=0.02, system_prompt=system_prompt,
                              quiet=True)
@@ -104,6 +136,11 @@ def ask(loaded: LoadedConfig, argument: str, *, model: str | None, overrides: Ov
     try:
         session.start(session.library.startup_model(model), overrides, poll_vram=None,
                       fallback=False)
+        if chat_id is not None:
+            # The chat's model first, so that opening it does not ask for another load.
+            _until(events, (ModelLoaded, ModelLoadFailed), interrupted)
+            session.open_chat(chat_id)
+            _until(events, (ChatOpened,), interrupted)
         session.send(prompt)
         while True:
             if interrupted.is_set():
@@ -120,6 +157,8 @@ def ask(loaded: LoadedConfig, argument: str, *, model: str | None, overrides: Ov
                 raise _Exit(1, event.message)
             elif isinstance(event, WorkerFailed) and debug:
                 print(event.details, file=sys.stderr)
+            elif isinstance(event, Notice) and event.severity != "information":
+                print(f"pychat: warning: {event.message}", file=sys.stderr)
             elif isinstance(event, ReplyFinished):
                 break
         out.write("\n")
@@ -137,6 +176,27 @@ def ask(loaded: LoadedConfig, argument: str, *, model: str | None, overrides: Ov
               f"{s.tokens_per_second:.1f} tok/s, TTFT {s.time_to_first_token * 1000:.0f} ms",
               file=sys.stderr)
     return INTERRUPTED if interrupted.is_set() else 0
+
+
+def _until(events: queue.Queue[Event], kinds: tuple[type[Event], ...],
+           interrupted: threading.Event) -> Event:
+    """Wait for an event of ``kinds``; a failed load or a missing chat ends ``ask``."""
+    from pychat.session.events import ModelLoadFailed, Notice
+
+    while not interrupted.is_set():
+        try:
+            event = events.get(timeout=0.1)
+        except queue.Empty:
+            continue
+        if isinstance(event, ModelLoadFailed):
+            raise _Exit(1, event.message)
+        if isinstance(event, Notice) and event.severity != "information":
+            if event.title == "Chat not found":
+                raise _Exit(1, event.message)
+            print(f"pychat: warning: {event.message}", file=sys.stderr)
+        if isinstance(event, kinds):
+            return event
+    raise _Exit(INTERRUPTED)
 
 
 def _leave(exc: _Exit) -> int:

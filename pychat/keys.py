@@ -37,6 +37,12 @@ KEYS: dict[str, KeySpec] = {spec.id: spec for spec in (
     KeySpec("chat.regenerate", "ctrl+r", "Regenerate", "chat"),
     KeySpec("chat.page_up", "pageup", "Scroll up", "chat"),
     KeySpec("chat.page_down", "pagedown", "Scroll down", "chat"),
+    KeySpec("chat.chats", "ctrl+t", "Chats", "chat"),
+    KeySpec("chat.settings", "ctrl+g", "Settings", "chat"),
+    KeySpec("chat.export", "ctrl+s", "Export", "chat"),
+    KeySpec("chat.edit_last", "f2", "Edit last", "chat"),
+    KeySpec("chat.older_version", "f3", "Older version", "chat"),
+    KeySpec("chat.newer_version", "f4", "Newer version", "chat"),
     KeySpec("prompt.send", "enter", "Send", "prompt"),
     KeySpec("prompt.newline", "ctrl+j", "Newline", "prompt"),
     KeySpec("picker.cancel", "escape", "Cancel", "picker"),
@@ -44,12 +50,26 @@ KEYS: dict[str, KeySpec] = {spec.id: spec for spec in (
     KeySpec("picker.up", "up", "Previous", "picker"),
     KeySpec("picker.load", "enter", "Load", "picker"),
     KeySpec("help.close", "escape,f1,q", "Close", "help"),
+    KeySpec("chats.close", "escape", "Close", "chats"),
+    KeySpec("chats.down", "down", "Next", "chats"),
+    KeySpec("chats.up", "up", "Previous", "chats"),
+    KeySpec("chats.open", "enter", "Open", "chats"),
+    KeySpec("chats.rename", "f2", "Rename", "chats"),
+    KeySpec("chats.delete", "f8", "Delete", "chats"),
+    KeySpec("settings.close", "escape", "Close", "settings"),
+    KeySpec("settings.apply", "enter", "Apply", "settings"),
+    KeySpec("settings.save_preset", "f5", "Save as preset", "settings"),
+    KeySpec("ask.cancel", "escape", "Cancel", "ask"),
+    KeySpec("confirm.yes", "y", "Yes", "confirm"),
+    KeySpec("confirm.no", "n,escape", "No", "confirm"),
 )}
 
-TOGETHER = ({"app", "chat", "prompt"}, {"app", "picker"}, {"app", "help"})
+TOGETHER = ({"app", "chat", "prompt"}, {"app", "picker"}, {"app", "help"}, {"app", "chats"},
+            {"app", "settings"}, {"app", "ask"}, {"app", "confirm"})
 """Scopes whose bindings are active at the same time."""
-TYPING_SCOPES = {"app", "chat", "prompt", "picker"}
-"""Scopes active while a text field has focus (only the help screen has none)."""
+TYPING_SCOPES = {"app", "chat", "prompt", "picker", "chats", "settings", "ask"}
+"""Scopes active while a text field has focus (the help and the yes/no question have
+none)."""
 
 _MODIFIERS = ("ctrl+", "alt+", "meta+", "super+", "hyper+")
 _NAMED = {"escape", "enter", "tab", "backspace", "delete", "insert", "home", "end", "pageup",

@@ -33,10 +33,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(autouse=True)
 def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Each test gets its own config folder and cwd, so nothing touches the user's files."""
+    """Each test gets its own config, data and state folders and cwd, so nothing touches
+    the user's files."""
     home = tmp_path / "home"
     (home / "config").mkdir(parents=True)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))  # the chat history
+    monkeypatch.setenv("XDG_STATE_HOME", str(home / "state"))  # crash logs
     monkeypatch.delenv("PYCHAT_CONFIG", raising=False)
     work = tmp_path / "work"
     work.mkdir()

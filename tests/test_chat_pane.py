@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pychat.ui.chat_pane import segment_cut
+from pychat.ui.turn_widgets import segment_cut
 
 
 def test_no_cut_before_the_minimum_or_mid_line() -> None:

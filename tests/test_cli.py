@@ -84,3 +84,61 @@ def test_ask_streams_a_reply(smollm_model: Path, tmp_path: Path) -> None:
     assert "tok/s" in result.stderr
     piped = pychat("ask", "-", stdin="Say hello", cwd=tmp_path)
     assert piped.returncode == 0 and piped.stdout.strip()
+
+
+def test_history_and_export_without_a_history_file(tmp_path: Path) -> None:
+    listed = pychat("history", cwd=tmp_path)
+    assert listed.returncode == 1 and "no chats kept yet" in listed.stderr
+    assert "Traceback" not in listed.stderr
+    assert not list((tmp_path / "home" / "data").rglob("*.sqlite3"))  # nothing created
+    bad = pychat("export", "zero", cwd=tmp_path)
+    assert bad.returncode == 2 and "a chat number is a whole number" in bad.stderr
+
+
+def test_history_lists_searches_and_exports_kept_chats(tmp_path: Path) -> None:
+    from pychat.locations import user_data_dir
+    from pychat.store import Store
+
+    store, _ = Store.open(user_data_dir() / "history.sqlite3")
+    lisbon = store.new_chat("Trip to Lisbon", "one.gguf", {})
+    store.add_message(lisbon, 0, "user", "Which tram goes to the castle?", "ok")
+    store.add_message(lisbon, 1, "assistant", "Tram 28 does.", "stopped", "one.gguf", 1)
+    bread = store.new_chat("Bread", "", {})
+    store.add_message(bread, 0, "user", "How long does dough rise?", "ok")
+    store.close()
+    listed = pychat("history", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert "Trip to Lisbon" in listed.stdout and "Bread" in listed.stdout
+    found = pychat("history", "--search", "tram", cwd=tmp_path)
+    assert "Trip to Lisbon" in found.stdout and "Bread" not in found.stdout
+    assert "Which tram" in found.stdout or "Tram 28" in found.stdout  # the snippet
+    exported = pychat("export", str(lisbon), cwd=tmp_path)
+    assert exported.stdout.startswith("# Trip to Lisbon")
+    assert "Tram 28 does." in exported.stdout and "*(stopped)*" in exported.stdout
+    written = pychat("export", str(lisbon), "-o", str(tmp_path / "chat.md"), cwd=tmp_path)
+    assert written.returncode == 0
+    assert (tmp_path / "chat.md").read_text(encoding="utf-8") == exported.stdout
+    missing = pychat("export", "99", cwd=tmp_path)
+    assert missing.returncode == 1 and "there is no chat 99" in missing.stderr
+    unwritable = pychat("export", str(lisbon), "-o", str(tmp_path / "no" / "dir.md"),
+                        cwd=tmp_path)
+    assert unwritable.returncode == 1 and "cannot write" in unwritable.stderr
+
+
+@pytest.mark.slow
+def test_ask_continue_adds_a_turn_to_a_kept_chat(smollm_model: Path, tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text("[sampling]\nmax_tokens = 8\nseed = 1\n")
+    first = pychat("ask", "What is the capital of France?", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    follow = pychat("ask", "--continue", "And of Spain?", cwd=tmp_path)
+    assert follow.returncode == 0, follow.stderr
+    again = pychat("ask", "--continue", "1", "And of Italy?", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    exported = pychat("export", "1", cwd=tmp_path).stdout
+    questions = [line for line in exported.splitlines() if line.startswith(("What", "And"))]
+    assert questions == ["What is the capital of France?", "And of Spain?", "And of Italy?"]
+    assert exported.count("## You") == 3 and exported.count("## SmolLM2") == 3
+    listed = pychat("history", cwd=tmp_path).stdout
+    assert listed.count("What is the capital") == 1  # one chat, not three
+    missing = pychat("ask", "--continue", "42", "hello", cwd=tmp_path)
+    assert missing.returncode == 1 and "there is no chat 42" in missing.stderr

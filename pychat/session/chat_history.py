@@ -191,7 +191,7 @@ class HistoryIntents:
             chat_id = session.history.chat_id
             if position < 1 or turns[position].role != "assistant" or chat_id is None \
                     or turns[position].versions < 2:
-                raise Refused("The last reply has no other version (ctrl+r makes one).")
+                raise Refused("The last reply has no other version (regenerate makes one).")
             current = turns[position].version
 
         def job(store: Store) -> None:
@@ -210,8 +210,7 @@ class HistoryIntents:
                 session.conversation.turns[position - 1:] = [user, reply]
                 session._emit(ev.ExchangeShown(
                     position - 1, dataclasses.replace(user), dataclasses.replace(reply),
-                    f"version {reply.version} of {reply.versions} · ctrl+b older · "
-                    "ctrl+f newer"))
+                    f"version {reply.version} of {reply.versions}"))
 
         session.history.run(job)
 

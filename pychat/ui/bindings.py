@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from textual.binding import Binding
 
 from pychat.keys import KEYS
@@ -12,3 +14,10 @@ def bind(binding_id: str, action: str, *, show: bool = True, priority: bool = Fa
     spec = KEYS[binding_id]
     return Binding(spec.keys, action, spec.description, show=show, priority=priority,
                    id=binding_id)
+
+
+def key_label(binding_id: str, keymap: Mapping[str, str]) -> str:
+    """The key a message names for ``binding_id`` (the user's remap if any): "F3",
+    "ctrl+t"."""
+    key = (keymap.get(binding_id) or KEYS[binding_id].keys).split(",")[0].strip()
+    return key.upper() if key[:1] == "f" and key[1:].isdigit() else key

@@ -2,162 +2,30 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from textual.app import ComposeResult
-from textual.containers import Vertical, VerticalScroll
-from textual.widgets import Static
+from textual.widget import Widget
 
 from pychat.engine.base import GenerationStats
+from pychat.session.conversation import Turn
+from pychat.ui.chat_window import Entry, TurnWindow, entry_for
+from pychat.ui.turn_widgets import AssistantMessage, UserMessage, import_markdown
 
-if TYPE_CHECKING:
-    from textual.widgets.markdown import Markdown, MarkdownStream
-
-
-def import_markdown() -> None:
-    """Import the Markdown renderers (~50 ms: markdown-it, pygments). Not needed for the
-    first paint, so the main screen calls this in a worker right after it."""
-    import rich.markdown  # noqa: F401
-    import textual.widgets.markdown  # noqa: F401
-
-
-class UserMessage(Static):
-    """A turn the user sent."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__(text, markup=False)
-        self.text = text
-
-
-SEGMENT_CHARS = 300
-"""A streamed reply is rendered in Markdown segments of about this many characters."""
-
-
-def segment_cut(text: str, start: int) -> int:
-    """Where a segment of ``text`` may end: just after a line break at or beyond ``start``
-    that is outside code fences and not inside a table; -1 when there is none yet.
-
-    Markdown re-parses the last block of a document on every append, so one long paragraph
-    would make each token cost more than the last. Closing segments at line breaks keeps
-    the work (and the bytes repainted) per update bounded.
-    """
-    cut = -1
-    in_fence = False
-    offset = 0
-    for line in text.splitlines(keepends=True):
-        stripped = line.lstrip()
-        if stripped.startswith(("```", "~~~")):
-            in_fence = not in_fence
-        offset += len(line)
-        complete = line.endswith("\n")
-        if complete and offset >= start and not in_fence and not stripped.startswith("|"):
-            cut = offset
-            if stripped.strip() == "":  # a blank line: the best place, take it
-                return cut
-    return cut
-
-
-class AssistantMessage(Vertical):
-    """A reply: Markdown streamed as tokens arrive, then a line of stats.
-
-    The text is streamed into a chain of Markdown widgets (segments): once a segment is
-    long enough it is closed at a line break and never rendered again.
-    """
-
-    def __init__(self, title: str) -> None:
-        super().__init__()
-        self.title = title
-        self.text = ""
-        self._segment_text = ""
-        self._segment: Markdown | None = None
-        self._stream: MarkdownStream | None = None
-        self._title = Static(title, classes="title", markup=False)
-        self._note = Static("", classes="note", markup=False)
-
-    def compose(self) -> ComposeResult:
-        yield self._title
-        yield self._note
-
-    def set_note(self, text: str) -> None:
-        """Show a line under the reply (waiting, stopped, error, stats)."""
-        self._note.update(text)
-
-    def set_title(self, title: str) -> None:
-        self.title = title
-        self._title.update(title)
-
-    @property
-    def content_height(self) -> int:
-        """Lines the reply's text and note take now (its height may reserve more)."""
-        return self._note.virtual_region_with_margin.bottom
-
-
-    async def append(self, text: str) -> None:
-        """Add streamed text; the Markdown stream merges writes that come too fast."""
-        self.text += text
-        while text:
-            if self._stream is None:
-                from textual.widgets.markdown import Markdown
-
-                # A link in a reply is shown, never opened: the model wrote it.
-                self._segment = Markdown(open_links=False)
-                await self.mount(self._segment, before=self._note)
-                self._stream = Markdown.get_stream(self._segment)
-                self._segment_text = ""
-            pending = self._segment_text + text
-            cut = segment_cut(pending, SEGMENT_CHARS)
-            if cut < 0:
-                self._segment_text = pending
-                await self._stream.write(text)
-                return
-            head = pending[len(self._segment_text):cut]
-            self._segment_text = pending[:cut]
-            text = pending[cut:]
-            await self._stream.write(head)
-            await self._close_segment()
-
-    async def _close_segment(self) -> None:
-        """Freeze the streaming segment into one plain widget.
-
-        A Textual Markdown is a tree of block widgets, and every layout pass walks all of
-        them: a frozen segment becomes a single Static holding Rich's Markdown rendering,
-        so the cost of a layout stays flat however long the reply grows.
-        """
-        if self._stream is None or self._segment is None:
-            return
-        from rich.markdown import Markdown as RichMarkdown
-
-        await self._stream.stop()
-        self._stream = None
-        # hyperlinks=False: links become "text (url)", not OSC 8 links a terminal opens.
-        markdown = RichMarkdown(self._segment_text.rstrip("\n"), hyperlinks=False)
-        frozen = Static(markdown, classes="segment")
-        await self.mount(frozen, before=self._segment)
-        await self._segment.remove()
-        self._segment = None
-
-    async def finish(self, stats: GenerationStats | None, note: str = "") -> None:
-        """End the stream and write the stats line."""
-        await self._close_segment()
-        if stats is not None and stats.completion_tokens:
-            note = (f"{note} " if note else "") + (
-                f"{stats.completion_tokens} tokens · {stats.tokens_per_second:.1f} tok/s · "
-                f"TTFT {stats.time_to_first_token * 1000:.0f} ms")
-        self.set_note(note)
-
+__all__ = ["AssistantMessage", "ChatPane", "UserMessage", "import_markdown"]
 
 RESERVE_LINES = 12
 """While a reply streams it reserves blank lines below its text in steps of this many."""
 
 
-class ChatPane(VerticalScroll):
-    """Scrolls the conversation; stays at the bottom while a reply streams.
+class ChatPane(TurnWindow):
+    """Scrolls the conversation; stays at the bottom while a reply streams. Only a window
+    of the conversation is mounted (see ``TurnWindow``).
 
-    Replies are found by the session's reply id. Textual repaints the whole pane whenever
-    its content height changes, so a reply that grew one line at a time would repaint every
-    visible line for every new line of text — most of the bytes an SSH link carries while
-    streaming. A streaming reply therefore grows in steps of ``RESERVE_LINES`` blank lines,
-    and between steps only the lines that changed are sent.
+    Replies are found by the session's reply id while they stream. Textual repaints the
+    whole pane whenever its content height changes, so a reply that grew one line at a
+    time would repaint every visible line for every new line of text — most of the bytes
+    an SSH link carries while streaming. A streaming reply therefore grows in steps of
+    ``RESERVE_LINES`` blank lines, and between steps only the lines that changed are sent.
     """
 
     # Not focusable: Tab moves between the message box and the loader's fields, and
@@ -168,19 +36,90 @@ class ChatPane(VerticalScroll):
         super().__init__(**kwargs)
         self.border_title = "Chat"
         self.replies: dict[int, AssistantMessage] = {}
+        """Replies streaming (or streamed) in this session, by reply id."""
+        self.context_start: int | None = None
+        """The first turn the last request sent, when older ones were left out."""
         self._growing: AssistantMessage | None = None
 
-    def on_mount(self) -> None:
+    def _widget(self, position: int) -> Widget:
+        entry = self.entries[position]
+        widget: Widget
+        if entry.role == "user":
+            widget = UserMessage(entry.text, entry.note)
+        else:  # a reply of this session that streamed is rebuilt from its entry too
+            widget = AssistantMessage(entry.title, entry.text, entry.note)
+        if position == self.context_start:
+            _mark_context_start(widget, True)
+        return widget
+
+    def _pinned(self, widget: Widget) -> bool:
+        return widget is self._growing
+
+    # ------------------------------------------------------------------ turns
+
+    async def _at_tail(self) -> None:
+        """New turns go at the end: bring the window there first if it is elsewhere."""
+        if self._end < len(self.entries):
+            await self._show_tail()
+
+    async def add_user(self, text: str, position: int | None = None) -> None:
+        await self._truncate(len(self.entries) if position is None else position)
+        await self._at_tail()
+        self.entries.append(Entry("user", text))
+        await self._mount_range(len(self.entries) - 1, len(self.entries), above=False)
+        self._end = len(self.entries)
+        self.scroll_end(animate=False)
         self.anchor()
 
-    async def add_user(self, text: str) -> None:
-        await self.mount(UserMessage(text))
-
-    async def start_reply(self, reply_id: int, title: str) -> None:
+    async def start_reply(self, reply_id: int, title: str, position: int | None = None
+                          ) -> None:
+        await self._truncate(len(self.entries) if position is None else position)
+        await self._at_tail()
         reply = AssistantMessage(title)
         self.replies[reply_id] = reply
-        await self.mount(reply)
+        self.entries.append(Entry("assistant", title=title, reply_id=reply_id))
+        self._shown[len(self.entries) - 1] = reply
+        await self.mount(reply, before=self._later)
+        self._end = len(self.entries)
         self.anchor()
+
+    async def show_chat(self, turns: list[Turn], title: str) -> None:
+        """Show an opened chat: its turns kept, the newest of them mounted."""
+        await self.clear()
+        self.entries = [entry_for(turn, title) for turn in turns]
+        await self._show_tail()
+
+    async def replace_exchange(self, position: int, user: Turn, reply: Turn, title: str
+                               ) -> None:
+        """Show another version of the last exchange (``position`` is its message)."""
+        await self._truncate(position)
+        self.entries += [entry_for(user, title), entry_for(reply, title)]
+        await self._show_tail()
+
+    async def truncate(self, position: int) -> None:
+        """Everything from ``position`` on leaves the chat."""
+        await self._truncate(position)
+        self._update_hints()
+
+    async def _truncate(self, position: int) -> None:
+        if position >= len(self.entries):
+            return
+        await self._unmount_range(position, len(self.entries))
+        for entry in self.entries[position:]:
+            self.replies.pop(entry.reply_id, None)
+        del self.entries[position:]
+        self._end = min(self._end, position)
+        self._start = min(self._start, self._end)
+        if self.context_start is not None and self.context_start >= position:
+            self.context_start = None
+
+    def mark_context_start(self, position: int) -> None:
+        """Mark the first turn the last request sent (older ones were left out)."""
+        if self.context_start is not None and self.context_start in self._shown:
+            _mark_context_start(self._shown[self.context_start], False)
+        self.context_start = position
+        if position in self._shown:
+            _mark_context_start(self._shown[position], True)
 
     def _reply(self, reply_id: int) -> AssistantMessage | None:
         """The reply widget, if it is still on screen (a late event for a reply that was
@@ -188,7 +127,12 @@ class ChatPane(VerticalScroll):
         reply = self.replies.get(reply_id)
         return reply if reply is not None and reply.is_attached else None
 
+    def _entry(self, reply_id: int) -> Entry | None:
+        return next((e for e in reversed(self.entries) if e.reply_id == reply_id), None)
+
     def set_title(self, reply_id: int, title: str) -> None:
+        if entry := self._entry(reply_id):
+            entry.title = title
         if reply := self._reply(reply_id):
             reply.set_title(title)
 
@@ -214,26 +158,36 @@ class ChatPane(VerticalScroll):
 
     async def finish(self, reply_id: int, stats: GenerationStats, note: str) -> None:
         """The reply ended: close its stream, write its note, give back reserved lines."""
-        reply = self._reply(reply_id)
+        reply = self.replies.get(reply_id)
         if reply is None:
             return
-        await reply.finish(stats, note)
+        if reply.is_attached:
+            await reply.finish(stats, note)
+        if entry := self._entry(reply_id):
+            entry.text, entry.note = reply.text, reply.note or note
         if self._growing is reply:
             reply.styles.min_height = None
             self._growing = None
 
-    async def remove_reply(self, reply_id: int) -> None:
-        if reply := self.replies.pop(reply_id, None):
-            await reply.remove()
-
-    def page(self, direction: int) -> None:
-        """PageUp / PageDown."""
-        if direction < 0:
-            self.scroll_page_up()
-        else:
-            self.scroll_page_down()
+    async def remove_reply(self, reply_id: int, position: int | None = None) -> None:
+        """A reply leaves the chat (to be regenerated)."""
+        if position is None:
+            entry = self._entry(reply_id)
+            position = self.entries.index(entry) if entry is not None else len(self.entries)
+        await self.truncate(position)
 
     async def clear(self) -> None:
         self._growing = None
         self.replies.clear()
-        await self.remove_children()
+        await self._unmount_range(0, len(self.entries))
+        self._shown.clear()
+        self.entries = []
+        self.context_start = None
+        self._start = self._end = 0
+        self._update_hints()
+
+
+def _mark_context_start(widget: Widget, on: bool) -> None:
+    widget.set_class(on, "context-start")
+    widget.border_title = "older turns above are not sent: the context starts here" \
+        if on else None

@@ -9,17 +9,17 @@ from typing import Any
 from textual import events
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 
 from pychat import instrument
 from pychat.errors import Refused
 from pychat.library import NO_OVERRIDES, Overrides
-from pychat.session import ChatSession
+from pychat.session import ChatSession, ReplyState
 from pychat.session import events as ev
 from pychat.text import inert
 from pychat.ui.bindings import bind
 from pychat.ui.chat_pane import ChatPane, import_markdown
 from pychat.ui.footer import KeyFooter
+from pychat.ui.history_actions import HistoryActions
 from pychat.ui.loader_pane import LoaderPane
 from pychat.ui.log_pane import LogPane
 from pychat.ui.messages import SessionEvent, notify_once
@@ -29,10 +29,11 @@ from pychat.ui.status_bar import StatusBar
 from pychat.ui.vram_meter import VramMeter
 
 FAILED_JOB_TITLES = {"reply": "Reply failed", "load": "Model load failed",
-                     "listing": "Could not list the models", "vram": "VRAM monitor stopped"}
+                     "listing": "Could not list the models", "vram": "VRAM monitor stopped",
+                     "history": "Chat history failed", "count": "Could not count tokens"}
 
 
-class MainScreen(Screen[None]):
+class MainScreen(HistoryActions):
     """Chat, model loader, VRAM and log panes, plus the status line and footer."""
 
     BINDINGS = [
@@ -41,6 +42,12 @@ class MainScreen(Screen[None]):
         bind("chat.toggle_log", "toggle_log"),
         bind("chat.new", "new_chat"),
         bind("chat.regenerate", "regenerate"),
+        bind("chat.chats", "chats"),
+        bind("chat.settings", "settings"),
+        bind("chat.export", "export"),
+        bind("chat.edit_last", "edit_last"),
+        bind("chat.older_version", "version(-1)"),
+        bind("chat.newer_version", "version(1)"),
         bind("chat.page_up", "scroll_chat(-1)", show=False, priority=True),
         bind("chat.page_down", "scroll_chat(1)", show=False, priority=True),
     ]
@@ -66,14 +73,22 @@ class MainScreen(Screen[None]):
             ev.LogLine: lambda e: self.log_pane.add(e.level, e.text, e.source),
             ev.Notice: lambda e: self._notify(e.message, e.title, e.severity),
             ev.WorkerFailed: self._worker_failed,
-            ev.MessageSent: lambda e: self.chat.add_user(e.text),
-            ev.ReplyStarted: lambda e: self.chat.start_reply(e.reply_id, e.title),
+            ev.MessageSent: lambda e: self.chat.add_user(e.text, e.position),
+            ev.ReplyStarted: lambda e: self.chat.start_reply(e.reply_id, e.title, e.position),
             ev.ReplyAnswering: self._reply_answering,
             ev.ReplyNote: lambda e: self.chat.set_note(e.reply_id, e.note),
             ev.TextReceived: self._text_received,
             ev.ReplyFinished: self._reply_finished,
-            ev.ReplyRemoved: lambda e: self.chat.remove_reply(e.reply_id),
+            ev.ReplyRemoved: lambda e: self.chat.remove_reply(e.reply_id, e.position),
             ev.ChatCleared: self._chat_cleared,
+            ev.ChatOpened: self._chat_opened,
+            ev.ChatSaved: lambda e: self._show_title(e.title),
+            ev.ChatsFound: self._chats_found,
+            ev.TurnsTruncated: lambda e: self.chat.truncate(e.position),
+            ev.ExchangeShown: self._exchange_shown,
+            ev.ContextStart: lambda e: self.chat.mark_context_start(e.position),
+            ev.SettingsChanged: self._settings_changed,
+            ev.BudgetCounted: self.status.show_budget,
             ev.ModelLoading: self._model_loading,
             ev.LoadProgress: lambda e: self.loader.show_progress(e.fraction),
             ev.ModelLoaded: self._model_loaded,
@@ -158,13 +173,17 @@ class MainScreen(Screen[None]):
                          reason=stats.finish_reason)
         await self.chat.finish(event.reply_id, stats, event.note)
         self.status.show_stats(stats)
+        self._count_budget()
+        self.refresh_bindings()  # edit and versions keys may apply now
         if event.error:
             self.log_pane.add("error", event.error)
             self._notify(event.error, event.error_title or "Reply failed", "error")
 
     async def _chat_cleared(self, event: ev.ChatCleared) -> None:
         await self.chat.clear()
-        self.status.context_used = 0
+        self._show_title("")
+        self._stop_editing()
+        self._count_budget()
         self.prompt.focus()
 
     def _model_loading(self, event: ev.ModelLoading) -> None:
@@ -180,6 +199,7 @@ class MainScreen(Screen[None]):
         self.log_pane.add("info", f"{loaded.spec.name} ready ({self.loader.where(loaded)}, "
                           f"n_ctx {loaded.n_ctx}, format {loaded.chat_format}, "
                           f"{loaded.load_seconds:.2f} s)")
+        self._count_budget()
         if event.instead_of:
             self._notify(f"{event.instead_of} did not load; {loaded.spec.name} loaded "
                          "instead (details in the log, ctrl+l).", "Model replaced", "warning")
@@ -198,14 +218,23 @@ class MainScreen(Screen[None]):
 
     def on_prompt_input_submitted(self, message: PromptInput.Submitted) -> None:
         try:
-            self.session.send(message.text)
+            if self._editing:
+                self.session.edit_last(message.text)
+            else:
+                self.session.send(message.text)
         except Refused as exc:
             self._notify(exc.message, exc.title, "warning", timeout=4)
             return
+        self._stop_editing()
         self.prompt.clear()
 
     def action_stop(self) -> None:
-        """Escape: stop the reply being generated (the text so far stays)."""
+        """Escape: stop the reply being generated (the text so far stays); while editing
+        the last message, leave it as it was."""
+        if self._editing and self.session.reply_state is ReplyState.IDLE:
+            self._stop_editing()
+            self.prompt.clear()
+            return
         self.session.stop()
 
     def action_new_chat(self) -> None:
@@ -230,9 +259,9 @@ class MainScreen(Screen[None]):
     def on_loader_pane_load_requested(self, message: LoaderPane.LoadRequested) -> None:
         self.session.reload(Overrides(message.gpu_layers, message.n_ctx))
 
-    def action_scroll_chat(self, direction: int) -> None:
+    async def action_scroll_chat(self, direction: int) -> None:
         """PageUp / PageDown scroll the conversation from anywhere."""
-        self.chat.page(direction)
+        await self.chat.page(direction)
 
     def action_toggle_log(self) -> None:
         self.log_pane.toggle()

@@ -15,13 +15,19 @@ class PromptInput(TextArea):
     """Where the user types. Emits ``Submitted`` and never does IO itself."""
 
     BINDINGS = [bind("prompt.send", "submit"), bind("prompt.newline", "newline")]
-    _OWN_ACTIONS = ("submit", "newline")
 
     class Submitted(Message):
         """The user sent ``text``."""
 
         def __init__(self, text: str) -> None:
             self.text = text
+            super().__init__()
+
+    class EditRequested(Message):
+        """Up in an empty box: the user wants their last message back, to edit it."""
+
+        def __init__(self, prompt: PromptInput) -> None:
+            self.prompt = prompt
             super().__init__()
 
     def __init__(self, **kwargs: Any) -> None:
@@ -47,9 +53,17 @@ class PromptInput(TextArea):
             self._type(event.character)
             return
         self._flush_typed()  # any other key acts on the text as typed so far
+        if event.key == "up" and not self.text:
+            event.stop()
+            event.prevent_default()
+            self.post_message(self.EditRequested(self))
+            return
+        # This box's own bindings (send, new line, and TextArea's editing keys:
+        # backspace, delete, arrows, home, end …) run here, in order with the typed
+        # characters. Left to bubble, each key would reach the app's queue behind the
+        # characters typed after it: 200 backspaces then "abc" deleted "abc" too.
         active = self.screen.active_bindings.get(event.key)
-        if (active is not None and active.node is self
-                and active.binding.action in self._OWN_ACTIONS):
+        if active is not None and active.node is self and active.enabled:
             event.stop()
             event.prevent_default()
             await self.run_action(active.binding.action)

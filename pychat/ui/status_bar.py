@@ -8,7 +8,7 @@ from textual.widgets import Static
 
 from pychat.engine.base import GenerationStats, LoadedModel
 from pychat.session import ReplyState
-from pychat.session.events import StateChanged
+from pychat.session.events import BudgetCounted, StateChanged
 
 
 class StatusBar(Static):
@@ -18,6 +18,8 @@ class StatusBar(Static):
     state: reactive[str] = reactive("starting")
     context_used: reactive[int] = reactive(0)
     n_ctx: reactive[int] = reactive(0)
+    budget: reactive[str] = reactive("")
+    """What the next request will take of the context (counted as the user types)."""
     stats: reactive[GenerationStats | None] = reactive(None)
 
     def show_state(self, event: StateChanged) -> None:
@@ -33,9 +35,18 @@ class StatusBar(Static):
         self.stats = stats
         self.context_used = stats.context_used
 
+    def show_budget(self, event: BudgetCounted) -> None:
+        if event.overflow:
+            self.budget = f"next: too long for n_ctx {event.n_ctx}"
+            return
+        left_out = f" ({event.dropped} oldest left out)" if event.dropped else ""
+        self.budget = f"next {event.tokens}/{event.n_ctx}{left_out}"
+
     def render(self) -> Text:
         parts = [self.model, self.state]
-        if self.n_ctx:
+        if self.budget:
+            parts.append(self.budget)
+        elif self.n_ctx:
             parts.append(f"ctx {self.context_used}/{self.n_ctx}")
         if self.stats is not None and self.stats.completion_tokens:
             parts.append(f"{self.stats.tokens_per_second:.1f} tok/s")
