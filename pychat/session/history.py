@@ -69,6 +69,7 @@ class History:
         self._emit, self._report = emit, report
         self._store: Store | None = None
         self._told: set[str] = set()
+        self._finds = 0
         self._lane = Lane("pychat-store", self._failed, fifo=True)
 
     def _failed(self, exc: BaseException) -> None:
@@ -121,8 +122,14 @@ class History:
     # ------------------------------------------------------------------ the chat list
 
     def find(self, query: str) -> None:
-        """Chats whose title or messages hold ``query`` (all chats for ""): ChatsFound."""
+        """Chats whose title or messages hold ``query`` (all chats for ""): ChatsFound.
+        Searches asked while one runs (a user typing) give way to the newest."""
+        self._finds += 1
+        asked = self._finds
+
         def job(store: Store) -> None:
+            if asked != self._finds:
+                return  # a newer search is queued behind this one
             found: list[ChatSummary] = store.search(query) if query.strip() else \
                 store.list_chats()
             self._emit(ev.ChatsFound(query, found, self.chat_id))
