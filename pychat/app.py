@@ -142,6 +142,14 @@ class PyChatApp(App[None]):
         yield SystemCommand("New chat", "Start an empty chat (ctrl+n)", main.action_new_chat)
         yield SystemCommand("Regenerate", "Answer the last message again (ctrl+r)",
                             main.action_regenerate)
+        yield SystemCommand("Chats", "Find, resume, rename or delete kept chats (ctrl+t)",
+                            main.action_chats)
+        yield SystemCommand("Settings", "This chat's system prompt and sampling (ctrl+g)",
+                            main.action_settings)
+        yield SystemCommand("Export", "Write this chat as Markdown into the current folder "
+                            "(ctrl+s)", main.action_export)
+        yield SystemCommand("Edit last message", "Edit and resend your last message (F2)",
+                            main.action_edit_last)
         yield SystemCommand("Log", "Show or hide the log pane (ctrl+l)", main.action_toggle_log)
         yield SystemCommand("Keys", "Every key and its binding id (F1)", self.action_help)
         yield SystemCommand("Quit", "Quit PyChat (ctrl+q)", self.action_quit)

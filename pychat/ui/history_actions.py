@@ -11,6 +11,7 @@ from pathlib import Path
 from textual.screen import Screen
 from textual.timer import Timer
 
+from pychat import instrument
 from pychat.config_writer import save_preset
 from pychat.errors import ConfigError, Refused
 from pychat.session import ChatSession
@@ -47,6 +48,7 @@ class HistoryActions(Screen[None]):
 
     async def _chat_opened(self, event: ev.ChatOpened) -> None:
         await self.chat.show_chat(event.turns, event.model)
+        instrument.trace("chat_opened", turns=len(event.turns), mounted=self.chat.mounted)
         self._show_title(event.title)
         self._stop_editing()
         self._count_budget()
