@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from textual import events
+from textual.binding import Binding
 from textual.widgets import Input
+
+EDITING_ACTIONS = frozenset(b.action for b in Input.BINDINGS if isinstance(b, Binding))
+"""Input's own editing keys. The scroll bindings it inherits stay as they were: on ↓ they
+do nothing in a one-line field and the key goes on to the screen (a list's next item)."""
 
 
 class Field(Input):
@@ -21,7 +26,8 @@ class Field(Input):
         if event.is_printable:
             return  # Input inserts it
         active = self.screen.active_bindings.get(event.key)
-        if active is not None and active.node is self and active.enabled:
+        if (active is not None and active.node is self and active.enabled
+                and active.binding.action in EDITING_ACTIONS):
             event.stop()
             event.prevent_default()
             await self.run_action(active.binding.action)
