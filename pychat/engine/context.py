@@ -48,6 +48,10 @@ def fit_messages(
     Returns (messages to send, number of messages dropped, prompt tokens). The kept part
     always begins at a user turn so role alternation survives strict templates. Raises
     ContextOverflowError when even the newest user turn alone does not fit.
+
+    The answer is the earliest start that fits, found with exact counts; a per-message
+    estimate picks where to look first, so a long chat costs about two counts of the
+    kept part instead of a dozen (each renders the chat template over every turn kept).
     """
     if not any(m["role"] == "user" for m in messages):
         raise ValueError("a conversation to answer needs a user message")
@@ -57,23 +61,74 @@ def fit_messages(
     def candidate(start: int) -> list[ChatMessage]:
         return system + list(messages[start:])
 
-    tokens = count_tokens(candidate(starts[0]))
-    if tokens <= budget:
-        return candidate(starts[0]), starts[0] - len(system), tokens
-    # Binary search for the earliest start that fits; token counts fall as start grows.
-    lo, hi = 1, len(starts) - 1
-    best: tuple[int, int] | None = None
-    while lo <= hi:
-        mid = (lo + hi) // 2
-        count = count_tokens(candidate(starts[mid]))
-        if count <= budget:
-            best, hi = (starts[mid], count), mid - 1
-        else:
-            lo = mid + 1
+    counted: dict[int, int] = {}
+
+    def fits(index: int) -> bool:
+        if index not in counted:
+            counted[index] = count_tokens(candidate(starts[index]))
+        return counted[index] <= budget
+
+    guess = _estimated_start(messages, starts, count_tokens, budget)
+    best = _earliest(fits, 0, len(starts) - 1, guess)
     if best is None:
         raise _overflow(system, candidate(starts[-1]), count_tokens, budget)
-    start, count = best
-    return candidate(start), start - len(system), count
+    return candidate(starts[best]), starts[best] - len(system), counted[best]
+
+
+def _earliest(fits: Callable[[int], bool], lo: int, hi: int, guess: int | None
+              ) -> int | None:
+    """The first index in ``lo..hi`` where ``fits`` holds (it holds from some index on),
+    or None. From a guess it gallops to a bracket (steps 1, 2, 4 …), then bisects it."""
+    if guess is not None and lo <= guess <= hi:
+        step = 1
+        if fits(guess):
+            hi = guess
+            while hi - step >= lo and fits(hi - step):
+                hi, step = hi - step, step * 2
+            lo = max(lo, hi - step + 1)
+        else:
+            lo = guess + 1
+            while lo + step - 1 <= hi and not fits(lo + step - 1):
+                lo, step = lo + step, step * 2
+            hi = min(hi, lo + step - 1)
+    best = None
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        if fits(mid):
+            best, hi = mid, mid - 1
+        else:
+            lo = mid + 1
+    return best
+
+
+def _estimated_start(messages: Sequence[ChatMessage], starts: list[int],
+                     count_tokens: Callable[[list[ChatMessage]], int],
+                     budget: int) -> int | None:
+    """The index in ``starts`` where the kept part probably begins, from each message
+    counted alone (as a user turn, which every template accepts) less what the template
+    adds around it; None when the template refuses even that (the search does without).
+
+    With ``turn`` the tokens a template puts around one turn and ``end`` those it adds
+    once (the generation prompt): one user turn alone counts ``turn + end + content``."""
+    empty: ChatMessage = {"role": "user", "content": ""}
+    try:
+        one = count_tokens([empty])
+        three = count_tokens([empty, {"role": "assistant", "content": ""}, empty])
+        turn = (three - one) // 2
+        end = one - turn
+        total = (count_tokens([messages[0], empty]) - turn
+                 if messages[0]["role"] == "system" else end)
+        sizes = [count_tokens([{"role": "user", "content": m["content"]}]) - end
+                 for m in messages[starts[0]:]]
+    except Exception:  # noqa: BLE001 - only a hint: the exact search does without it
+        return None
+    tail = len(messages)
+    for index in range(len(starts) - 1, -1, -1):
+        total += sum(sizes[starts[index] - starts[0]:tail - starts[0]])
+        tail = starts[index]
+        if total > budget:
+            return index + 1
+    return 0
 
 
 def _overflow(system: list[ChatMessage], newest: list[ChatMessage],
