@@ -23,7 +23,7 @@ run: $(STAMP)
 
 # The whole suite (real models through llama.cpp, tmux, pty) after ruff and mypy.
 test: lint
-	$(PY) -m pytest -q --durations=10
+	$(PY) -m pytest -q -rfEs --durations=10
 
 # What to run while editing: no real model, no terminal (about 15 s).
 test-fast: $(STAMP)

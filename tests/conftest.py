@@ -31,6 +31,38 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["XDG_CACHE_HOME"] = str(_SESSION_CACHE)
 
 
+def gpu_missing() -> str:
+    """Why GPU tests cannot run here ("" when they can): they need llama.cpp built with a
+    GPU backend and NVML seeing a device."""
+    try:
+        import llama_cpp
+
+        if not llama_cpp.llama_supports_gpu_offload():
+            return "llama.cpp here is built without GPU offload"
+    except ImportError as exc:
+        return f"llama_cpp does not import ({exc})"
+    from pychat.gpu import GpuMonitor
+
+    monitor = GpuMonitor()
+    try:
+        sample = monitor.sample()
+    finally:
+        monitor.shutdown()
+    return "" if sample.gpus else f"no GPU: {sample.status}"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """GPU tests are skipped, with the reason, where there is no GPU to run them on."""
+    if not any(item.get_closest_marker("gpu") for item in items):
+        return
+    why = gpu_missing()
+    if why:
+        skip = pytest.mark.skip(reason=f"GPU test: {why}")
+        for item in items:
+            if item.get_closest_marker("gpu"):
+                item.add_marker(skip)
+
+
 @pytest.fixture(autouse=True)
 def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Each test gets its own config, data and state folders and cwd, so nothing touches
