@@ -43,6 +43,16 @@ class HistoryActions(Screen[None]):
     """The message box holds the last message, to be resent in its place."""
     _count_timer: Timer | None = None
 
+    def _attempt(self, intent: Callable[..., None], *args: object) -> bool:
+        """Ask the session for ``intent``; a refusal (busy, nothing to do) is a short
+        warning toast. True when it was accepted."""
+        try:
+            intent(*args)
+        except Refused as exc:
+            self._notify(exc.message, exc.title, "warning", timeout=4)
+            return False
+        return True
+
     def _keymap(self) -> dict[str, str]:
         return getattr(self.app, "keys", {})
 
@@ -114,10 +124,7 @@ class HistoryActions(Screen[None]):
 
     def action_version(self, step: int) -> None:
         """F3 / F4: an older or newer version of the last reply."""
-        try:
-            self.session.page_version(step)
-        except Refused as exc:
-            self._notify(exc.message, exc.title, "warning", timeout=4)
+        self._attempt(self.session.page_version, step)
 
     def action_chats(self) -> None:
         """ctrl+t: the kept chats."""
@@ -126,12 +133,8 @@ class HistoryActions(Screen[None]):
 
     def _chat_chosen(self, chat_id: int | None) -> None:
         self.prompt.focus()
-        if chat_id is None:
-            return
-        try:
-            self.session.open_chat(chat_id)
-        except Refused as exc:
-            self._notify(exc.message, exc.title, "warning", timeout=4)
+        if chat_id is not None:
+            self._attempt(self.session.open_chat, chat_id)
 
     def action_settings(self) -> None:
         """ctrl+g: this chat's system prompt and sampling."""

@@ -11,7 +11,6 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 
 from pychat import instrument
-from pychat.errors import Refused
 from pychat.library import NO_OVERRIDES, Overrides
 from pychat.session import ChatSession, ReplyState
 from pychat.session import events as ev
@@ -217,16 +216,10 @@ class MainScreen(HistoryActions):
     # ------------------------------------------------------------------ intents
 
     def on_prompt_input_submitted(self, message: PromptInput.Submitted) -> None:
-        try:
-            if self._editing:
-                self.session.edit_last(message.text)
-            else:
-                self.session.send(message.text)
-        except Refused as exc:
-            self._notify(exc.message, exc.title, "warning", timeout=4)
-            return
-        self._stop_editing()
-        self.prompt.clear()
+        intent = self.session.edit_last if self._editing else self.session.send
+        if self._attempt(intent, message.text):
+            self._stop_editing()
+            self.prompt.clear()
 
     def action_stop(self) -> None:
         """Escape: stop the reply being generated (the text so far stays); while editing
@@ -242,10 +235,7 @@ class MainScreen(HistoryActions):
 
     def action_regenerate(self) -> None:
         """ctrl+r: answer the last message again."""
-        try:
-            self.session.regenerate()
-        except Refused as exc:
-            self._notify(exc.message, exc.title, "warning", timeout=4)
+        self._attempt(self.session.regenerate)
 
     def action_models(self) -> None:
         """ctrl+o: the model list is gathered on a worker, then the picker opens."""
