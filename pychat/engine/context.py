@@ -20,6 +20,10 @@ conversation longer than ``budget * CHARS_PER_TOKEN_BOUND`` characters cannot fi
 never tokenized: a 10,000-message chat costs the newest few hundred messages' worth."""
 
 
+CALIBRATION_CHARS = 2000
+"""The newest part of a chat counted exactly to learn its tokens per character."""
+
+
 def _starts(messages: Sequence[ChatMessage], budget: int) -> list[int]:
     """Indices where the kept part may begin: at a user turn, after the system prompt, and
     not so far back that the characters alone rule it out (the newest user turn always
@@ -49,9 +53,10 @@ def fit_messages(
     always begins at a user turn so role alternation survives strict templates. Raises
     ContextOverflowError when even the newest user turn alone does not fit.
 
-    The answer is the earliest start that fits, found with exact counts; a per-message
-    estimate picks where to look first, so a long chat costs about two counts of the
-    kept part instead of a dozen (each renders the chat template over every turn kept).
+    The answer is the earliest start that fits, found with exact counts; an estimate
+    from the characters picks where to look first, so a long chat costs a few counts of
+    about the kept part, never one of the whole chat (each count renders the chat
+    template over every turn it holds).
     """
     if not any(m["role"] == "user" for m in messages):
         raise ValueError("a conversation to answer needs a user message")
@@ -63,13 +68,13 @@ def fit_messages(
 
     counted: dict[int, int] = {}
 
-    def fits(index: int) -> bool:
+    def count_at(index: int) -> int:
         if index not in counted:
             counted[index] = count_tokens(candidate(starts[index]))
-        return counted[index] <= budget
+        return counted[index]
 
-    guess = _estimated_start(messages, starts, count_tokens, budget)
-    best = _earliest(fits, 0, len(starts) - 1, guess)
+    guess = _estimated_start(messages, starts, count_at, budget)
+    best = _earliest(lambda index: count_at(index) <= budget, 0, len(starts) - 1, guess)
     if best is None:
         raise _overflow(system, candidate(starts[-1]), count_tokens, budget)
     return candidate(starts[best]), starts[best] - len(system), counted[best]
@@ -102,33 +107,20 @@ def _earliest(fits: Callable[[int], bool], lo: int, hi: int, guess: int | None
 
 
 def _estimated_start(messages: Sequence[ChatMessage], starts: list[int],
-                     count_tokens: Callable[[list[ChatMessage]], int],
-                     budget: int) -> int | None:
-    """The index in ``starts`` where the kept part probably begins, from each message
-    counted alone (as a user turn, which every template accepts) less what the template
-    adds around it; None when the template refuses even that (the search does without).
-
-    With ``turn`` the tokens a template puts around one turn and ``end`` those it adds
-    once (the generation prompt): one user turn alone counts ``turn + end + content``."""
-    empty: ChatMessage = {"role": "user", "content": ""}
-    try:
-        one = count_tokens([empty])
-        three = count_tokens([empty, {"role": "assistant", "content": ""}, empty])
-        turn = (three - one) // 2
-        end = one - turn
-        total = (count_tokens([messages[0], empty]) - turn
-                 if messages[0]["role"] == "system" else end)
-        sizes = [count_tokens([{"role": "user", "content": m["content"]}]) - end
-                 for m in messages[starts[0]:]]
-    except Exception:  # noqa: BLE001 - only a hint: the exact search does without it
-        return None
-    tail = len(messages)
+                     count_at: Callable[[int], int], budget: int) -> int:
+    """The index in ``starts`` where the kept part probably begins: tokens taken as
+    proportional to characters, at the rate of one exact count of a short newest part
+    (about ``CALIBRATION_CHARS``). No template is rendered over the whole chat."""
+    chars_from = [0] * len(starts)
+    chars, tail = 0, len(messages)
     for index in range(len(starts) - 1, -1, -1):
-        total += sum(sizes[starts[index] - starts[0]:tail - starts[0]])
-        tail = starts[index]
-        if total > budget:
-            return index + 1
-    return 0
+        chars += sum(len(m["content"]) + 1 for m in messages[starts[index]:tail])
+        chars_from[index], tail = chars, starts[index]
+    sample = next((i for i in range(len(starts) - 1, -1, -1)
+                   if chars_from[i] >= CALIBRATION_CHARS), 0)
+    per_char = count_at(sample) / chars_from[sample]
+    return next((i for i in range(len(starts)) if chars_from[i] * per_char <= budget),
+                len(starts) - 1)
 
 
 def _overflow(system: list[ChatMessage], newest: list[ChatMessage],

@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
@@ -49,8 +48,6 @@ class HistoryIntents:
     """Chats kept in the history (see the module docstring)."""
 
     _lock: threading.RLock
-    _turn_counts: tuple[object, dict[tuple[tuple[str, str], ...], int]] = (None, {})
-    """The model the cached token counts of single turns belong to, and those counts."""
 
     def _session(self) -> ChatSession:
         return cast("ChatSession", self)
@@ -236,28 +233,6 @@ class HistoryIntents:
 
         history.run(job)
 
-    def _counter(self, model: object) -> Callable[[list[ChatMessage]], int]:
-        """The backend's token count, remembering single turns for this model: fitting a
-        long chat counts each turn alone (see ``fit_messages``), and between two counts
-        (a pause in typing) only the draft changes."""
-        session = self._session()
-        owner, cache = self._turn_counts
-        if owner is not model:
-            cache = {}
-            self._turn_counts = (model, cache)
-
-        def count(messages: list[ChatMessage]) -> int:
-            if len(messages) > 3:
-                return session.backend.count_tokens(messages)
-            key = tuple((m["role"], m["content"]) for m in messages)
-            if key not in cache:
-                if len(cache) > 20_000:
-                    cache.clear()
-                cache[key] = session.backend.count_tokens(messages)
-            return cache[key]
-
-        return count
-
     def count_budget(self, draft: str) -> None:
         """Count, off the UI thread, the tokens the next request would take with ``draft``
         as its message, after leaving out what does not fit; the answer comes as
@@ -282,7 +257,8 @@ class HistoryIntents:
                 return
             budget = model.n_ctx - reply_reserve(model.n_ctx, sampling.max_tokens)
             try:
-                _, dropped, tokens = fit_messages(messages, self._counter(model), budget)
+                _, dropped, tokens = fit_messages(messages, session.backend.count_tokens,
+                                                  budget)
             except ContextOverflowError:
                 session._emit(ev.BudgetCounted(budget + 1, model.n_ctx, overflow=True))
                 return
