@@ -12,6 +12,7 @@ from pathlib import Path
 from pychat.errors import GenerationError
 from pychat.session import ChatSession
 from pychat.session.events import (
+    ContextStart,
     Event,
     ModelState,
     Notice,
@@ -166,3 +167,22 @@ def test_a_read_only_data_folder_keeps_chats_in_memory(tmp_path: Path) -> None:
         assert list(folder.iterdir()) == []
     finally:
         folder.chmod(0o755)
+
+
+def test_turns_left_out_to_fit_stay_kept_and_the_start_is_marked(tmp_path: Path) -> None:
+    config = HISTORY + '[models."one.gguf"]\nn_ctx = 128\n[sampling]\nmax_tokens = 8\n'
+    session, recorder = fake_session(tmp_path, FakeBackend(reply="ok " * 10), config=config)
+    session.start(session.library.models_dir / "one.gguf", poll_vram=None)
+    recorder.wait_for(StateChanged, lambda e: e.model is ModelState.READY)
+    for n in range(6):  # about 30 tokens an exchange: the oldest no longer fit
+        mark = recorder.mark()
+        session.send(f"question {n} " + "word " * 12)
+        assert recorder.wait_for(ReplyFinished, after=mark).error == ""
+    start = recorder.of(ContextStart)[-1].position
+    assert 0 < start < 10 and session.conversation.turns[start].role == "user"
+    sent = session.backend.requests[-1]
+    assert sent[1]["content"] == session.conversation.turns[start].text  # after the system
+    assert session.history.wait()
+    assert [r[2].split()[:2] for r in saved_rows(tmp_path) if r[1] == "user"] == [
+        ["question", str(n)] for n in range(6)]  # every turn is still in the history
+    session.shutdown()
