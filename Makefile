@@ -25,7 +25,7 @@ run: $(STAMP)
 test: lint
 	$(PY) -m pytest -q -rfEs --durations=10
 
-# What to run while editing: no real model, no terminal (about 15 s).
+# What to run while editing: no real model, no terminal (about a minute).
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow" --durations=10
 
