@@ -487,12 +487,13 @@ def write_long_chats(path: Path, sizes: list[int]) -> dict[int, int]:
     ids = {}
     for size in sizes:
         chat = store.new_chat(f"Long chat of {size} messages", "", {})
-        with store._writing() as db:  # one transaction: 10,000 commits would take minutes
-            for n in range(size):
-                role = "user" if n % 2 == 0 else "assistant"
-                db.execute("INSERT INTO messages(chat_id, position, role, text, created) "
-                           "VALUES (?, ?, ?, ?, ?)",
-                           (chat, n, role, HISTORY_TURN.format(n=n), time.time()))
+        store.db.execute("BEGIN")  # one transaction: 10,000 commits would take minutes
+        store.db.executemany(
+            "INSERT INTO messages(chat_id, position, role, text, created) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [(chat, n, "user" if n % 2 == 0 else "assistant", HISTORY_TURN.format(n=n),
+              time.time()) for n in range(size)])
+        store.db.execute("COMMIT")
         ids[size] = chat
     store.close()
     return ids

@@ -22,7 +22,7 @@ from pychat.library import Overrides
 from pychat.text import inert
 
 if TYPE_CHECKING:
-    from pychat.session.events import Event
+    from pychat.session.events import Event, Notice
 
 EX_DATAERR, EX_NOINPUT, EX_IOERR, INTERRUPTED = 65, 66, 74, 130
 
@@ -157,8 +157,8 @@ def ask(loaded: LoadedConfig, argument: str, *, model: str | None, overrides: Ov
                 raise _Exit(1, event.message)
             elif isinstance(event, WorkerFailed) and debug:
                 print(event.details, file=sys.stderr)
-            elif isinstance(event, Notice) and event.severity != "information":
-                print(f"pychat: warning: {event.message}", file=sys.stderr)
+            elif isinstance(event, Notice):
+                _warn(event)
             elif isinstance(event, ReplyFinished):
                 break
         out.write("\n")
@@ -190,13 +190,20 @@ def _until(events: queue.Queue[Event], kinds: tuple[type[Event], ...],
             continue
         if isinstance(event, ModelLoadFailed):
             raise _Exit(1, event.message)
-        if isinstance(event, Notice) and event.severity != "information":
+        if isinstance(event, Notice):
             if event.title == "Chat not found":
                 raise _Exit(1, event.message)
-            print(f"pychat: warning: {event.message}", file=sys.stderr)
+            _warn(event)
         if isinstance(event, kinds):
             return event
     raise _Exit(INTERRUPTED)
+
+
+def _warn(notice: Notice) -> None:
+    """A warning or an error the session told (history not saved, model gone) goes to
+    stderr; information does not."""
+    if notice.severity != "information":
+        print(f"pychat: warning: {notice.message}", file=sys.stderr)
 
 
 def _leave(exc: _Exit) -> int:

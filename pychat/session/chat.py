@@ -361,11 +361,9 @@ class ChatSession(HistoryIntents):
             turn.model = self._model_name()
             run.parts[:] = [text]
             self.save_reply(run, state, turn)
-            if stats.dropped_messages and run.sent_positions:
-                start = 1 if self.conversation.system_prompt else 0
-                kept = run.sent_positions[start + stats.dropped_messages:]
-                if kept:
-                    self._emit(ev.ContextStart(kept[0]))
+            turns_sent = [p for p in run.sent_positions if p >= 0]  # not the system prompt
+            if stats.dropped_messages and len(turns_sent) > stats.dropped_messages:
+                self._emit(ev.ContextStart(turns_sent[stats.dropped_messages]))
             self._active = None
             self.reply_state = ReplyState.IDLE
             self._emit(ev.ReplyFinished(reply_id, stats, note,

@@ -1,14 +1,40 @@
-"""A one-line text field whose editing keys keep their place among the typed characters."""
+"""Text boxes whose editing keys keep their place among the typed characters: ``Field``,
+and ``run_own_binding`` that ``PromptInput`` shares."""
 
 from __future__ import annotations
 
 from textual import events
 from textual.binding import Binding
+from textual.widget import Widget
 from textual.widgets import Input
 
-EDITING_ACTIONS = frozenset(b.action for b in Input.BINDINGS if isinstance(b, Binding))
-"""Input's own editing keys. The scroll bindings it inherits stay as they were: on ↓ they
-do nothing in a one-line field and the key goes on to the screen (a list's next item)."""
+
+def editing_actions(*classes: type[Widget]) -> frozenset[str]:
+    """The actions of the bindings these classes declare themselves. Scroll bindings a
+    text box inherits are not among them: on ↓ they do nothing in a one-line field, and
+    the key must go on to the screen (a list's next item)."""
+    return frozenset(b.action for klass in classes for b in klass.BINDINGS
+                     if isinstance(b, Binding))
+
+
+async def run_own_binding(widget: Widget, event: events.Key, actions: frozenset[str]
+                          ) -> bool:
+    """Run ``widget``'s own binding for this key now, when its action is one of
+    ``actions``; True when it ran (the key then goes no further).
+
+    Textual leaves a bound key to bubble up to the app, which runs the binding from its
+    own queue — behind characters typed after it."""
+    active = widget.screen.active_bindings.get(event.key)
+    if (active is None or active.node is not widget or not active.enabled
+            or active.binding.action not in actions):
+        return False
+    event.stop()
+    event.prevent_default()
+    await widget.run_action(active.binding.action)
+    return True
+
+
+EDITING_ACTIONS = editing_actions(Input)
 
 
 class Field(Input):
@@ -23,11 +49,5 @@ class Field(Input):
     """
 
     async def on_key(self, event: events.Key) -> None:
-        if event.is_printable:
-            return  # Input inserts it
-        active = self.screen.active_bindings.get(event.key)
-        if (active is not None and active.node is self and active.enabled
-                and active.binding.action in EDITING_ACTIONS):
-            event.stop()
-            event.prevent_default()
-            await self.run_action(active.binding.action)
+        if not event.is_printable:  # Input inserts a printable one itself, at once
+            await run_own_binding(self, event, EDITING_ACTIONS)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from textual import events
-from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import TextArea
 
 from pychat.ui.bindings import bind
+from pychat.ui.field import editing_actions, run_own_binding
 
 
 class PromptInput(TextArea):
@@ -63,19 +63,7 @@ class PromptInput(TextArea):
         # backspace, delete, arrows, home, end …) run here, in order with the typed
         # characters. Left to bubble, each key would reach the app's queue behind the
         # characters typed after it: 200 backspaces then "abc" deleted "abc" too.
-        active = self.screen.active_bindings.get(event.key)
-        if (active is not None and active.node is self and active.enabled
-                and active.binding.action in self._editing_actions()):
-            event.stop()
-            event.prevent_default()
-            await self.run_action(active.binding.action)
-
-    @classmethod
-    def _editing_actions(cls) -> frozenset[str]:
-        """TextArea's editing keys and this box's own (send, new line); not the scroll
-        bindings it inherits, which must go on to the screen when they do nothing."""
-        return frozenset(b.action for klass in (TextArea, cls)
-                         for b in klass.BINDINGS if isinstance(b, Binding))
+        await run_own_binding(self, event, PROMPT_ACTIONS)
 
     def _type(self, character: str) -> None:
         """Queue a typed character; the burst is inserted as one edit once the keys
@@ -111,3 +99,7 @@ class PromptInput(TextArea):
         self._flush_typed()
         start, end = self.selection
         self.replace("\n", start, end)
+
+
+PROMPT_ACTIONS = editing_actions(TextArea, PromptInput)
+"""TextArea's editing keys and the message box's own (send, new line)."""
