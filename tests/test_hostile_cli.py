@@ -215,5 +215,7 @@ def test_five_thousand_random_keys_leave_the_app_answering(tmp_path: Path, seed:
         assert not log_files, log_files[0].read_text() if log_files else ""
         assert answered, "no reply after the fuzz"
         assert growth < 100 * 2**20, f"RSS grew by {growth / 2**20:.0f} MiB"
-        assert app.quit() == 0
+        code = app.quit()
+        crashes = [f.read_text() for f in (tmp_path / "state").rglob("*.log")]
+        assert code == 0, (crashes, app.output[-3000:])
         print(f"\nseed {seed}: RSS +{growth / 2**20:.1f} MiB after 5000 keys")

@@ -46,4 +46,10 @@ def notify_once(app: App[Any], message: str, title: str, severity: Any = "inform
     # Textual 8.2 removes an expired toast without repainting what it covered when it lies
     # over some layouts (seen at 80x24: the toast stayed on screen until those lines
     # changed). Repainting the screen just after it expires clears it.
-    app.set_timer(timeout + 0.3, lambda: app.screen.refresh())
+    app.set_timer(timeout + 0.3, lambda: _repaint(app))
+
+
+def _repaint(app: App[Any]) -> None:
+    """Repaint the screen on top, unless the app is closing (no screen left to ask for)."""
+    if app.is_running and app.screen_stack:
+        app.screen.refresh()
