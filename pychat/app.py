@@ -11,6 +11,7 @@ import time
 import traceback
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
@@ -19,12 +20,12 @@ from textual.app import App, SystemCommand
 from textual.driver import Driver
 from textual.screen import Screen
 
-from pychat.keys import KEYS
+from pychat.commands import COMMANDS, key_label
 from pychat.library import NO_OVERRIDES, Overrides
 from pychat.locations import user_state_dir
 from pychat.session import ChatSession
 from pychat.text import inert_line
-from pychat.ui.bindings import bind
+from pychat.ui.bindings import bindings
 from pychat.ui.help_screen import HelpScreen
 from pychat.ui.main_screen import MainScreen
 
@@ -69,20 +70,14 @@ class PyChatApp(App[None]):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
     TITLE = "PyChat"
     ENABLE_COMMAND_PALETTE = True
-    BINDINGS = [
-        bind("app.quit", "quit", priority=True),
-        bind("app.help", "help"),
-        bind("app.command_palette", "command_palette", show=False),
-        bind("app.focus_next", "focus_next", show=False),
-        bind("app.focus_previous", "focus_previous", show=False),
-    ]
+    BINDINGS = bindings("app")
 
     def __init__(self, session: ChatSession, startup: Startup) -> None:
         super().__init__()
         self.session = session
-        self.keys = dict(session.config.config.keys)
+        self.keys = dict(session.config.keys)
         """The user's remapped keys, by binding id."""
-        self.main_screen = MainScreen(session, startup.path, startup.overrides)
+        self.main_screen = MainScreen(session, startup.path, startup.overrides, self.keys)
         self.crash: BaseException | None = None
         """The exception that ended the app, if one did."""
         self.crash_log = ""
@@ -133,42 +128,31 @@ class PyChatApp(App[None]):
             self.push_screen(GuardedCommandPalette(id="--command-palette"))
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        """The command palette's commands: PyChat's own actions. Textual's defaults are left
-        out: Theme opens an unguarded palette, Screenshot writes SVG files into the
+        """The command palette: every command of the table with a palette title, active
+        everywhere or on the main screen, with the key in force. Textual's defaults are
+        left out: Theme opens an unguarded palette, Screenshot writes SVG files into the
         current folder, and F1 lists the keys."""
-        main = self.main_screen
-        yield SystemCommand("Models", "Choose a model, gpu_layers and n_ctx (ctrl+o)",
-                            main.action_models)
-        yield SystemCommand("New chat", "Start an empty chat (ctrl+n)", main.action_new_chat)
-        yield SystemCommand("Regenerate", "Answer the last message again (ctrl+r)",
-                            main.action_regenerate)
-        yield SystemCommand("Chats", "Find, resume, rename or delete kept chats (ctrl+t)",
-                            main.action_chats)
-        yield SystemCommand("Settings", "This chat's system prompt and sampling (ctrl+g)",
-                            main.action_settings)
-        yield SystemCommand("Export", "Write this chat as Markdown into the current folder "
-                            "(ctrl+s)", main.action_export)
-        yield SystemCommand("Edit last message", "Edit and resend your last message (F2)",
-                            main.action_edit_last)
-        yield SystemCommand("Log", "Show or hide the log pane (ctrl+l)", main.action_toggle_log)
-        yield SystemCommand("Keys", "Every key and its binding id (F1)", self.action_help)
-        yield SystemCommand("Quit", "Quit PyChat (ctrl+q)", self.action_quit)
+        for command in COMMANDS.values():
+            if not command.title or command.scope not in ("app", "chat"):
+                continue
+            node: App[None] | Screen[None] = self if command.scope == "app" \
+                else self.main_screen
+            key = key_label(command.id, self.keys)
+            yield SystemCommand(command.title, f"{command.help} ({key})",
+                                partial(node.run_action, command.action))
 
     def action_help_quit(self) -> None:
         """ctrl+c (Textual's hint that ctrl+q quits), shown once while it is on screen."""
         from pychat.ui.messages import notify_once
 
-        quit_key = self.keys.get("app.quit", KEYS["app.quit"].keys)
-        notify_once(self, f"Press {quit_key} to quit PyChat.", "Do you want to quit?",
-                    timeout=4)
+        notify_once(self, f"Press {key_label('app.quit', self.keys)} to quit PyChat.",
+                    "Do you want to quit?", timeout=4)
 
     def action_help(self) -> None:
-        """F1: every binding with its key (as remapped) and id."""
+        """F1: every command with its key (as remapped), what it does and its id."""
         if isinstance(self.screen, HelpScreen):
             return  # already open: F1 closes it (its own binding)
-        rows = [(self.keys.get(spec.id, spec.keys), spec.description, spec.id)
-                for spec in KEYS.values()]
-        self.push_screen(HelpScreen(rows))
+        self.push_screen(HelpScreen(self.keys))
 
     def on_unmount(self) -> None:
         # Quit must not wait on a load in progress: at most half a second for the model

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pychat.commands import check_keymap
 from pychat.files import read_regular
-from pychat.keys import check_keymap
 from pychat.text import inert_line
 
 AUTO = "auto"

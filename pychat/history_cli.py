@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pychat.config import LoadedConfig
 from pychat.errors import PyChatError
-from pychat.session.chat_history import history_path
+from pychat.session.history import history_path
 from pychat.store import Store, StoredChat
 from pychat.store.export import to_markdown
 from pychat.text import inert_line

@@ -172,6 +172,11 @@ class ModelLibrary:
             return config.models[str(path)]
         return config.model_settings(path.name)
 
+    def system_prompt_for(self, path: Path) -> str:
+        """The system prompt a new chat with ``path`` starts with: the model's own, else
+        the top-level one."""
+        return self.settings_for(path).system_prompt or self.loaded.config.system_prompt
+
     def choice_for(self, path: Path, overrides: Overrides = NO_OVERRIDES) -> Choice:
         """The gpu_layers and n_ctx a load of ``path`` uses: overrides, else saved ones."""
         saved = self.settings_for(path)

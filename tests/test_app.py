@@ -219,7 +219,7 @@ async def test_switch_models_in_the_picker_keys_only(tmp_path: Path) -> None:
         assert [m.text for m in screen.query(UserMessage)] == ["first"]
         await send_and_wait(pilot, app, "second", 2)
         assert replies(app)[1].title == "two.gguf"
-        saved = tomllib.loads(app.session.config.path.read_text())
+        saved = tomllib.loads(app.session.config_file.path.read_text())
         assert saved["models"]["two.gguf"]["n_ctx"] == 512
         assert saved["sampling"]["max_tokens"] == 24  # the rest of the file survives
 
@@ -287,7 +287,7 @@ async def test_loader_reload_and_a_failed_switch_that_rolls_back(tmp_path: Path)
         field.value = "768"
         await pilot.press("enter")
         await wait_for(pilot, lambda: ready(app) and screen.status.n_ctx == 768)
-        saved = tomllib.loads(app.session.config.path.read_text())
+        saved = tomllib.loads(app.session.config_file.path.read_text())
         assert saved["models"]["one.gguf"]["n_ctx"] == 768
         # A model llama.cpp refuses: the error is shown and the previous model comes back.
         await pick(pilot, app, "two", "0", "512", keys=False)
@@ -320,7 +320,7 @@ async def test_a_start_up_model_that_fails_is_replaced(
 
 async def test_a_broken_config_opens_with_defaults_and_says_so(tmp_path: Path) -> None:
     app = fake_app(tmp_path, config="[sampling]\ntemperature = 'hot'\n")
-    path = app.session.config.path
+    path = app.session.config_file.path
     before = path.read_text()
     seen: list[Message] = []
     async with app.run_test(size=SIZE, message_hook=seen.append) as pilot:

@@ -195,7 +195,7 @@ def test_one_session_overrides_are_not_saved(tmp_path: Path) -> None:
     session, recorder = fake_session(tmp_path, config='system_prompt = "From the file."\n')
     session.conversation.system_prompt = "Only for this session."  # what --system does
     session.library.remember(session.library.models_dir / "one.gguf", (0, 512))
-    text = session.config.path.read_text()
+    text = session.config_file.path.read_text()
     assert "From the file." in text and "Only for this session." not in text
 
 
@@ -276,7 +276,7 @@ async def test_a_50000_character_paste_lands_and_typing_goes_on(tmp_path: Path) 
 
 async def test_a_refused_save_is_said_on_screen(tmp_path: Path) -> None:
     app = fake_app(tmp_path)
-    app.session.config.path.chmod(0o444)
+    app.session.config_file.path.chmod(0o444)
     seen: list = []
     async with app.run_test(size=SIZE, message_hook=seen.append) as pilot:
         await wait_for(pilot, lambda: ready(app))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from pychat.engine.base import ChatMessage
 from pychat.errors import ContextOverflowError
@@ -137,3 +138,36 @@ def _overflow(system: list[ChatMessage], newest: list[ChatMessage],
     return ContextOverflowError(
         f"The message needs {count_tokens(newest)} tokens but only {budget} fit in the "
         "context window; shorten it or load the model with a larger n_ctx.")
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What the next request would take of the context window."""
+
+    tokens: int
+    n_ctx: int
+    dropped: int = 0
+    """The oldest messages it would leave out to fit."""
+    overflow: bool = False
+    """True when even the newest message (with the draft) cannot fit."""
+
+
+def next_request_budget(messages: Sequence[ChatMessage], draft: str,
+                        count_tokens: Callable[[list[ChatMessage]], int], n_ctx: int,
+                        max_tokens: int) -> Budget:
+    """The tokens the next request would take with ``draft`` as (the end of) its message,
+    after leaving out what does not fit; the status line shows it as the user types."""
+    messages = list(messages)
+    if draft.strip():
+        if messages and messages[-1]["role"] == "user":
+            messages[-1] = {"role": "user", "content": f"{messages[-1]['content']}\n\n{draft}"}
+        else:
+            messages.append({"role": "user", "content": draft})
+    if not any(m["role"] == "user" for m in messages):
+        return Budget(count_tokens(messages) if messages else 0, n_ctx)
+    budget = n_ctx - reply_reserve(n_ctx, max_tokens)
+    try:
+        _, dropped, tokens = fit_messages(messages, count_tokens, budget)
+    except ContextOverflowError:
+        return Budget(budget + 1, n_ctx, overflow=True)
+    return Budget(tokens, n_ctx, dropped)

@@ -1,37 +1,48 @@
 """The chat session: one conversation, one model at a time, and the reply lifecycle.
 
 Plain Python, no Textual. Intents (``send``, ``stop``, ``regenerate``, ``new_chat``,
-``load``, ``list_models``) return at once; the work runs on worker lanes and everything that
-happens comes back to the listener as events (``pychat.session.events``), in order.
+``load``, ``open_chat`` …) return at once; the work runs on worker lanes and everything
+that happens comes back to the listener as events (``pychat.session.events``), in order.
 
-Two explicit state machines, changed only under the session's lock:
+The session wires its collaborators together and owns the model state; each of them has
+one job and a public API:
 
-- model: none → loading → ready (or back to none when nothing could be loaded);
-- reply: idle → waiting for model → answering → stopping → idle. A message sent while no
-  model is ready waits and is answered once one is.
+- ``Loader``: the one load path, with rollback (``loading.py``);
+- ``ReplyMachine`` and ``ReplyRun``: the reply states, one reply's stream (``replies.py``);
+- ``History``: the kept chats on their lane (``history.py``);
+- ``ChatRecorder``: what is saved into the history, when (``recorder.py``);
+- ``Conversation``: the turns as the user saw them (``conversation.py``).
+
+Two explicit state machines, changed only under the session's lock: the model (none →
+loading → ready, or back to none when nothing could be loaded) and the reply (idle →
+waiting for model → answering → stopping → idle). A message sent while no model is ready
+waits and is answered once one is.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
-import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from pychat.config import LoadedConfig, Sampling
+from pychat.config import Config, LoadedConfig, Sampling
 from pychat.engine.base import Backend, GenerationStats, LoadedModel
+from pychat.engine.context import next_request_budget
 from pychat.errors import ContextOverflowError, PyChatError, Refused
 from pychat.gpu import GpuMonitor
 from pychat.library import NO_OVERRIDES, ModelLibrary, ModelListing, Overrides
 from pychat.session import events as ev
-from pychat.session.chat_history import SAVE_SECONDS, HistoryIntents, history_path
-from pychat.session.conversation import Conversation
+from pychat.session.conversation import Conversation, stored_turn
 from pychat.session.events import Event, ModelState, ReplyState
-from pychat.session.history import History
-from pychat.session.lanes import Lane
-from pychat.session.loading import Loader, LoadRequest
-from pychat.session.replies import ReplyRun, closing_note
+from pychat.session.history import ChatSettings, History, history_path
+from pychat.session.lanes import Lane, reporter
+from pychat.session.loading import LoadRequest
+from pychat.session.model_slot import ModelSlot
+from pychat.session.recorder import ChatRecorder
+from pychat.session.replies import ReplyMachine, closing_note
+from pychat.store import StoredChat, StoredMessage
 from pychat.text import inert
 
 Listener = Callable[[Event], None]
@@ -40,55 +51,70 @@ NO_MODEL_NOTE = ("No model loaded — press ctrl+o to pick one; your message wil
                  "once one loads.")
 
 
-class ChatSession(HistoryIntents):
+class ChatSession:
     """Everything PyChat works with: config, models, engine, GPU monitor and the chat."""
 
-    def __init__(self, loaded: LoadedConfig, library: ModelLibrary, backend: Backend,
+    def __init__(self, config_file: LoadedConfig, library: ModelLibrary, backend: Backend,
                  monitor: GpuMonitor, *, flush_seconds: float = 0.1,
                  system_prompt: str | None = None) -> None:
-        self.config = loaded
+        self.config_file = config_file
+        """The config file as read: its path, its problems, and the ``Config``."""
         self.library = library
         self.backend = backend
         self.monitor = monitor
         self.flush_seconds = flush_seconds
         """How often reply text is handed on: batches, not single tokens (0 = every piece)."""
         self.conversation = Conversation(
-            loaded.config.system_prompt if system_prompt is None else system_prompt)
-        self.chat_sampling = loaded.config.sampling
+            self.config.system_prompt if system_prompt is None else system_prompt)
+        self.sampling: Sampling = self.config.sampling
         """This chat's sampling (the config's until the chat's own settings change it)."""
-        self._system_fixed = system_prompt is not None
-        """The system prompt was chosen for this session (--system): models keep it."""
-        self.model_state = ModelState.NONE
-        self.reply_state = ReplyState.IDLE
-        self.model: LoadedModel | None = None
+        self._prompt_chosen = system_prompt is not None
+        """The system prompt was chosen for this chat (--system, the chat's settings, a
+        kept chat): a model loaded later keeps it instead of bringing its own."""
         self._listener: Listener = lambda event: None
         self._lock = threading.RLock()
-        self._reply_id = 0
-        self._runs: dict[int, ReplyRun] = {}
-        self._active: int | None = None
-        """The reply waiting or being answered."""
-        self._cancel = threading.Event()
-        self._load_ticket = 0
-        self._loading_name = ""
-        self._stop_polling = threading.Event()
-        self._loader = Loader(library, backend, monitor, self._from_loader, self._job_failed)
-        self._loads = Lane("pychat-load", self._failure_reporter("load"))
-        self._replies = Lane("pychat-reply", self._failure_reporter("reply"))
-        self._listings = Lane("pychat-listing", self._failure_reporter("listing"))
-        self._vram = Lane("pychat-vram", self._failure_reporter("vram"))
-        self._counts = Lane("pychat-count", self._failure_reporter("count"))
-        self.history = History(history_path(loaded), self._emit, self._job_failed)
+        self.replies = ReplyMachine()
+        self.models = ModelSlot(library, backend, monitor, lock=self._lock, emit=self._emit,
+                                report=self._job_failed, state_changed=self._state_changed,
+                                loaded=self._model_loaded, settled=self._model_settled)
+        self._replies = Lane("pychat-reply", reporter(self._job_failed, "reply"))
+        self._counts = Lane("pychat-count", reporter(self._job_failed, "count"))
+        self.history = History(history_path(config_file), self._emit, self._job_failed)
+        self.recorder = ChatRecorder(self.history, self._emit)
         backend.set_log_callback(
             lambda level, line: self._emit(ev.LogLine(level, inert(line), "llama.cpp")))
 
     @property
-    def sampling(self) -> Sampling:
-        return self.chat_sampling
+    def config(self) -> Config:
+        """The settings in force (the defaults when the file has errors)."""
+        return self.config_file.config
+
+    @property
+    def reply_state(self) -> ReplyState:
+        return self.replies.state
+
+    @property
+    def model_state(self) -> ModelState:
+        return self.models.state
+
+    @property
+    def model(self) -> LoadedModel | None:
+        """The model loaded now, if any."""
+        return self.models.model
+
+    @property
+    def model_name(self) -> str:
+        """The loaded model's name ("" without one)."""
+        return self.models.name
 
     @property
     def busy(self) -> bool:
         """True while a load, a reply or a listing is still running on a worker."""
-        return self._loads.busy or self._replies.busy or self._listings.busy
+        return self.models.busy or self._replies.busy
+
+    def chat_settings(self) -> ChatSettings:
+        """This chat's system prompt and sampling."""
+        return ChatSettings(self.conversation.system_prompt, self.sampling)
 
     # ------------------------------------------------------------------ plumbing
 
@@ -100,19 +126,7 @@ class ChatSession(HistoryIntents):
         self._listener(event)
 
     def _state_changed(self) -> None:
-        self._emit(ev.StateChanged(self.model_state, self.reply_state))
-
-    def _failure_reporter(self, job: str,
-                          recover: Callable[[str], None] | None = None
-                          ) -> Callable[[BaseException], None]:
-        """A lane's failure handler: report, then ``recover`` puts the session back in a
-        state that takes the next message or command."""
-        def handle(exc: BaseException) -> None:
-            message = self._job_failed(job, exc)
-            if recover is not None:
-                recover(message)
-
-        return handle
+        self._emit(ev.StateChanged(self.model_state, self.replies.state))
 
     def _job_failed(self, job: str, exc: BaseException) -> str:
         """The one place a worker's unexpected exception is reported: a WorkerFailed event
@@ -128,26 +142,24 @@ class ChatSession(HistoryIntents):
     def start(self, path: Path, overrides: Overrides = NO_OVERRIDES, *,
               poll_vram: float | None = 1.0, fallback: bool = True) -> None:
         """Report config problems, load the start-up model, start the VRAM monitor."""
-        for error in self.config.errors:
+        for error in self.config_file.errors:
             self._emit(ev.LogLine("error", inert(error)))
             self._emit(ev.Notice("Config file has errors — running on defaults", inert(error),
                                  "error"))
-        for warning in self.config.warnings:
+        for warning in self.config_file.warnings:
             self._emit(ev.LogLine("warning", inert(warning)))
             self._emit(ev.Notice("A setting was left out", inert(warning), "warning"))
         self.history.start()
-        self._request_load(LoadRequest(path, overrides, startup=fallback))
+        self.models.load(LoadRequest(path, overrides, startup=fallback))
         if poll_vram:
-            self._vram.submit(lambda: self._poll_vram(poll_vram))
+            self.models.poll_vram(poll_vram)
 
     def shutdown(self, timeout: float = 2.0) -> None:
         """Stop the reply and the monitor; free the model (waits at most ``timeout``)."""
-        self._stop_polling.set()
-        self._cancel.set()
+        self.replies.cancel()
         self.history.close()
         self.history.wait(timeout)  # the last second of a reply, saved
-        self.monitor.shutdown()
-        self.backend.shutdown(timeout=timeout)
+        self.models.shutdown(timeout)
 
     # ------------------------------------------------------------------ models
 
@@ -158,80 +170,36 @@ class ChatSession(HistoryIntents):
         A reply being written is stopped first; a message waiting for a model goes on
         waiting and is answered by this one."""
         self._stop_answering()
-        self._request_load(LoadRequest(path, overrides, remember=remember))
+        self.models.load(LoadRequest(path, overrides, remember=remember))
 
     def reload(self, overrides: Overrides) -> None:
         """Load the current model again with other settings."""
-        path = self.model.spec.path if self.model else self._startup_path()
+        path = self.model.spec.path if self.model else self.library.startup_model()
         self.load(path, overrides)
 
-    def _startup_path(self) -> Path:
-        return self.library.startup_model()
+    def _model_loaded(self, model: LoadedModel) -> None:
+        """Under the lock: a chat not answered yet takes the new model's system prompt."""
+        answered = any(t.role == "assistant" for t in self.conversation.turns)
+        if not answered and not self._prompt_chosen:
+            self.conversation.system_prompt = self.library.system_prompt_for(model.spec.path)
 
-    def _request_load(self, request: LoadRequest) -> None:
-        with self._lock:
-            self._load_ticket += 1
-            ticket = self._load_ticket
-            self.model_state = ModelState.LOADING
-            self._loading_name = inert(request.path.name)
-            self._state_changed()
-
-        def fail(message: str) -> None:
-            self._emit(ev.ModelLoadFailed(request.path, message, "Model load failed"))
-            self._load_settled(ticket)
-
-        self._loads.submit(lambda: self._load_job(request, ticket),
-                           self._failure_reporter("load", fail))
-
-    def _load_job(self, request: LoadRequest, ticket: int) -> None:
-        self._loader.run(request)
-        self._load_settled(ticket)
-
-    def _from_loader(self, event: Event) -> None:
-        if isinstance(event, ev.ModelLoaded):
-            with self._lock:
-                self.model = event.loaded
-                answered = any(t.role == "assistant" for t in self.conversation.turns)
-                if not answered and not self._system_fixed:
-                    # A chat not answered yet takes the model's own system prompt.
-                    own = self.library.settings_for(event.loaded.spec.path).system_prompt
-                    self.conversation.system_prompt = own or self.config.config.system_prompt
-        self._emit(event)
-
-    def _load_settled(self, ticket: int) -> None:
-        """A load ended: the model is ready or there is none; a waiting message goes on."""
-        with self._lock:
-            if ticket != self._load_ticket:
-                return  # a newer load is waiting on the lane: still loading
-            self.model = self.backend.loaded
-            self.model_state = ModelState.READY if self.model else ModelState.NONE
-            self._state_changed()
-            if self.reply_state is ReplyState.WAITING_FOR_MODEL and self._active is not None:
-                if self.model is not None:
-                    self._begin_answer()
-                else:
-                    self._emit(ev.ReplyNote(self._active, NO_MODEL_NOTE))
+    def _model_settled(self) -> None:
+        """Under the lock: a load ended; a message waiting for a model goes on."""
+        waiting = self.replies.waiting
+        if waiting is None:
+            return
+        if self.model is not None:
+            self._begin_answer()
+        else:
+            self._emit(ev.ReplyNote(waiting, NO_MODEL_NOTE))
 
     def listing(self) -> ModelListing:
         """Every model with its settings and the GPU facts (blocking: reads headers)."""
-        current = self.model.spec.path if self.model else None
-        return self.library.listing(current, self._loader.gpu_facts())
+        return self.models.listing()
 
     def list_models(self) -> None:
         """Gather the listing on a worker; it comes back as ModelsListed."""
-        def fail(message: str) -> None:
-            self._emit(ev.Notice("Could not list the models", message, "error"))
-
-        self._listings.submit(lambda: self._emit(ev.ModelsListed(self.listing())),
-                              self._failure_reporter("listing", fail))
-
-    def _poll_vram(self, interval: float) -> None:
-        self.monitor.start()
-        if self.monitor.status:
-            self._emit(ev.LogLine("info", inert(self.monitor.status), "gpu"))
-        while not self._stop_polling.is_set():
-            self._emit(ev.VramSampled(self.monitor.sample()))
-            self._stop_polling.wait(interval)
+        self.models.list_models()
 
     # ------------------------------------------------------------------ the chat
 
@@ -244,7 +212,7 @@ class ChatSession(HistoryIntents):
         if not text:
             return
         with self._lock:
-            self._check_idle()
+            self.replies.check_idle()
             self._add_user(text)
             self._open_reply()
 
@@ -253,12 +221,12 @@ class ChatSession(HistoryIntents):
         position = len(self.conversation.turns)
         turn = self.conversation.add_user(text)
         self._emit(ev.MessageSent(text, position))
-        self.save_message(turn, position)
+        self.recorder.save_message(turn, position, self.model_name, self.chat_settings())
 
     def regenerate(self) -> None:
         """Answer the last message again, in place of its reply."""
         with self._lock:
-            self._check_idle()
+            self.replies.check_idle()
             previous = self.conversation.pop_last_reply()
             if previous is None and not self.conversation.has_question:
                 raise Refused("There is no reply to regenerate yet.")
@@ -270,103 +238,207 @@ class ChatSession(HistoryIntents):
         """Stop the reply (its text so far stays); a waiting message stops waiting."""
         with self._lock:
             self._stop_answering()
-            if self.reply_state is ReplyState.WAITING_FOR_MODEL and self._active:
-                self._finish_reply(self._active, "",
-                                   GenerationStats(finish_reason="cancelled"), None)
+            waiting = self.replies.waiting
+            if waiting is not None:
+                self._finish_reply(waiting, "", GenerationStats(finish_reason="cancelled"),
+                                   None)
 
     def _stop_answering(self) -> None:
         with self._lock:
-            if self.reply_state is ReplyState.ANSWERING:
-                self._cancel.set()
-                self.reply_state = ReplyState.STOPPING
+            if self.replies.stop():
                 self._state_changed()
 
     def new_chat(self) -> None:
         """Drop the conversation and start an empty one."""
         with self._lock:
-            self._cancel.set()
-            self._active = None
-            self.reply_state = ReplyState.IDLE
+            self.replies.clear()
             self.conversation.clear()
-            self.forget_chat()
+            self.recorder.forget_chat()
             self._emit(ev.ChatCleared())
             self._state_changed()
 
-    def _check_idle(self) -> None:
-        if self.reply_state in (ReplyState.ANSWERING, ReplyState.STOPPING):
-            raise Refused("Still answering — press Escape to stop the reply first.")
-        if self.reply_state is ReplyState.WAITING_FOR_MODEL:
-            raise Refused("The last message is still waiting for the model.")
-
     def _title(self) -> str:
-        if self.model_state is ModelState.LOADING and self._loading_name:
-            return self._loading_name
-        return self.model.spec.name if self.model else "assistant"
+        if self.model_state is ModelState.LOADING and self.models.loading_name:
+            return self.models.loading_name
+        return self.model_name or "assistant"
 
     def _open_reply(self) -> None:
         """Under the lock, with a question to answer: show a reply and answer or wait."""
-        self._reply_id += 1
-        self._active = self._reply_id
-        self._emit(ev.ReplyStarted(self._active, self._title(),
-                                   len(self.conversation.turns)))
+        reply_id = self.replies.open()
+        self._emit(ev.ReplyStarted(reply_id, self._title(), len(self.conversation.turns)))
         if self.model_state is ModelState.READY:
             self._begin_answer()
             return
-        self.reply_state = ReplyState.WAITING_FOR_MODEL
+        self.replies.wait_for_model()
         loading = self.model_state is ModelState.LOADING
-        self._emit(ev.ReplyNote(self._active, "Waiting for the model to finish loading…"
-                             if loading else NO_MODEL_NOTE))
+        self._emit(ev.ReplyNote(reply_id, "Waiting for the model to finish loading…"
+                                if loading else NO_MODEL_NOTE))
         self._state_changed()
 
     def _begin_answer(self) -> None:
         """Under the lock, with a model ready: generate the active reply on a worker."""
-        assert self._active is not None
-        run = ReplyRun(self._active, position=len(self.conversation.turns))
-        self._runs[run.reply_id] = run
-        self._cancel = run.cancel
-        self.reply_state = ReplyState.ANSWERING
+        position = len(self.conversation.turns)
+        run = self.replies.begin(position)
         self._emit(ev.ReplyAnswering(run.reply_id, self._title()))
         self._state_changed()
         (messages, run.sent_positions), sampling = self.conversation.sent(), self.sampling
-        self.save_reply(run, "streaming")
+        model, asked = self.model_name, self.conversation.asked(position)
+        self.recorder.save_reply(run, "streaming", model, asked)
+
+        def on_text(text: str) -> None:
+            self._emit(ev.TextReceived(run.reply_id, text))
+            if self.recorder.due(run):  # a kill loses at most the last second
+                self.recorder.save_reply(run, "streaming", model, asked)
 
         def answer() -> None:
             self.history.wait()  # the message is saved before its reply starts
             stats, error = run.stream(self.backend, messages, sampling, self.flush_seconds,
-                                      lambda text: self._reply_text(run, text))
+                                      on_text)
             self._finish_reply(run.reply_id, run.text, stats, error)
 
         def fail(message: str) -> None:
             self._finish_reply(run.reply_id, run.text, GenerationStats(finish_reason="error"),
                                PyChatError(f"error: {message}", "Reply failed"))
 
-        self._replies.submit(answer, self._failure_reporter("reply", fail))
-
-    def _reply_text(self, run: ReplyRun, text: str) -> None:
-        self._emit(ev.TextReceived(run.reply_id, text))
-        if time.monotonic() - run.saved_at >= SAVE_SECONDS:
-            self.save_reply(run, "streaming")  # a kill loses at most the last second
+        self._replies.submit(answer, reporter(self._job_failed, "reply", fail))
 
     def _finish_reply(self, reply_id: int, text: str, stats: GenerationStats,
                       error: PyChatError | None) -> None:
         with self._lock:
-            run = self._runs.pop(reply_id, None) or ReplyRun(reply_id, position=len(
-                self.conversation.turns))
-            if reply_id != self._active:
+            position = len(self.conversation.turns)
+            run = self.replies.finish(reply_id, position)
+            if run is None:
                 return  # the chat was cleared meanwhile
             if isinstance(error, ContextOverflowError) and error.part == "message":
                 self.conversation.exclude_last_user()  # it would fail every time
             note, state = closing_note(stats, error)
             turn = self.conversation.add_reply(reply_id, text, state)
-            turn.model = self._model_name()
+            turn.model = self.model_name
             run.parts[:] = [text]
-            self.save_reply(run, state, turn)
+            self.recorder.save_reply(run, state, turn.model,
+                                     self.conversation.asked(run.position), turn)
             turns_sent = [p for p in run.sent_positions if p >= 0]  # not the system prompt
             if stats.dropped_messages and len(turns_sent) > stats.dropped_messages:
                 self._emit(ev.ContextStart(turns_sent[stats.dropped_messages]))
-            self._active = None
-            self.reply_state = ReplyState.IDLE
+            self.replies.settle()
             self._emit(ev.ReplyFinished(reply_id, stats, note,
-                                     inert(error.message) if error else "",
-                                     error.title if error else ""))
+                                        inert(error.message) if error else "",
+                                        error.title if error else ""))
             self._state_changed()
+
+    # ------------------------------------------------------------------ kept chats
+
+    def open_chat(self, chat_id: int) -> None:
+        """Resume a kept chat: its messages, system prompt, sampling and model."""
+        with self._lock:
+            self.replies.check_idle()
+        self.history.load(chat_id, self._chat_read)
+
+    def _chat_read(self, chat: StoredChat | None) -> None:
+        if chat is None:
+            self._emit(ev.Notice("Chat not found", "It was deleted meanwhile.", "warning"))
+            return
+        with self._lock:
+            if self.replies.state is not ReplyState.IDLE:
+                self._emit(ev.Notice("Not now", "A reply is being written.", "warning"))
+                return
+            self.history.chat_id = chat.id
+            self.conversation.turns = [stored_turn(m) for m in chat.messages]
+            settings = ChatSettings(self.config.system_prompt,
+                                    self.config.sampling).merged(chat.settings)
+            self.conversation.system_prompt, self.sampling = settings.system_prompt, \
+                settings.sampling
+            self._prompt_chosen = True
+            shown = [dataclasses.replace(t) for t in self.conversation.turns]
+            self._emit(ev.ChatOpened(chat.id, chat.title, shown, chat.model))
+            self._emit(ev.SettingsChanged(settings.system_prompt, settings.sampling))
+        current = self.model_name
+        if not chat.model or chat.model == current:
+            return
+        path = next((p for p in self.library.paths() if p.name == chat.model), None)
+        if path is not None:
+            self._emit(ev.LogLine("info", f"Loading {chat.model}, the model this chat was "
+                                          "held with."))
+            self.load(path, remember=False)
+        else:
+            self._emit(ev.Notice(
+                "Its model is gone", f"This chat was held with {chat.model}, which is not "
+                f"here any more; it goes on with {current or 'the model you load'}.",
+                "warning"))
+
+    def delete_chat(self, chat_id: int) -> None:
+        """Delete a kept chat; deleting the one on screen starts a new chat."""
+        if self.history.chat_id == chat_id:
+            self.new_chat()
+        self.history.delete(chat_id)
+
+    def last_message_text(self) -> str:
+        """The last message the user sent ("" when there is none): what Up edits."""
+        with self._lock:
+            position = self.conversation.last_user_position()
+            return "" if position is None else self.conversation.turns[position].text
+
+    def edit_last(self, text: str) -> None:
+        """Send ``text`` in place of the last message; what it replaces (and its reply)
+        stay as earlier versions."""
+        text = text.strip()
+        if not text:
+            return
+        with self._lock:
+            self.replies.check_idle()
+            position = self.conversation.last_user_position()
+            if position is None:
+                raise Refused("There is no message to edit yet.")
+            del self.conversation.turns[position:]
+            self._emit(ev.TurnsTruncated(position))
+            self._add_user(text)
+            self._open_reply()
+
+    def page_version(self, step: int) -> None:
+        """Show an older (``step`` -1) or newer (+1) version of the last reply, with the
+        message it answered."""
+        with self._lock:
+            self.replies.check_idle()
+            turns = self.conversation.turns
+            position, chat_id = len(turns) - 1, self.history.chat_id
+            if position < 1 or turns[position].role != "assistant" or chat_id is None \
+                    or turns[position].versions < 2:
+                raise Refused("The last reply has no other version (regenerate makes one).")
+            current = turns[position].version
+
+        def shown(user: StoredMessage, reply: StoredMessage) -> None:
+            with self._lock:
+                if self.replies.state is not ReplyState.IDLE or self.history.chat_id != chat_id:
+                    return
+                asked, answer = stored_turn(user), stored_turn(reply)
+                self.conversation.turns[position - 1:] = [asked, answer]
+                self._emit(ev.ExchangeShown(
+                    position - 1, dataclasses.replace(asked), dataclasses.replace(answer),
+                    f"version {answer.version} of {answer.versions}"))
+
+        self.history.show_version(chat_id, position, current, step, shown)
+
+    def update_settings(self, system_prompt: str, sampling: Sampling) -> None:
+        """This chat's system prompt and sampling (kept with it in the history)."""
+        with self._lock:
+            self.conversation.system_prompt, self.sampling = system_prompt, sampling
+            self._prompt_chosen = True
+            self._emit(ev.SettingsChanged(system_prompt, sampling))
+            self.recorder.save_settings(self.model_name, self.chat_settings())
+
+    def count_budget(self, draft: str) -> None:
+        """Count, off the UI thread, the tokens the next request would take with ``draft``
+        as its message; the answer comes as BudgetCounted. Only the newest count matters:
+        a waiting one gives way."""
+        def job() -> None:
+            with self._lock:
+                model, sampling = self.model, self.sampling
+                messages = self.conversation.messages()
+            if model is None:
+                return
+            budget = next_request_budget(messages, draft, self.backend.count_tokens,
+                                         model.n_ctx, sampling.max_tokens)
+            self._emit(ev.BudgetCounted(budget.tokens, budget.n_ctx, budget.dropped,
+                                        budget.overflow))
+
+        self._counts.submit(job)

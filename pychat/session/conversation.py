@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, cast
 
 from pychat.engine.base import ChatMessage
+from pychat.store import StoredMessage
 
 TurnState = Literal["ok", "stopped", "error", "excluded"]
 """ok: a normal turn; stopped / error: a reply that was stopped or broke off; excluded: a
@@ -28,6 +29,14 @@ class Turn:
     """How many versions its position has (a reply regenerated twice has 3)."""
     model: str = ""
     """For replies: the model that wrote it."""
+
+
+def stored_turn(message: StoredMessage) -> Turn:
+    """A turn as the history kept it (a reply cut by a crash reads as stopped)."""
+    state = message.state if message.state in ("ok", "stopped", "error", "excluded") else "ok"
+    return Turn("user" if message.role == "user" else "assistant", message.text,
+                cast(TurnState, state), 0, message.id, message.version, message.versions,
+                message.model)
 
 
 @dataclass
@@ -72,6 +81,10 @@ class Conversation:
         if self.system_prompt:
             return [{"role": "system", "content": self.system_prompt}, *sent], [-1, *positions]
         return sent, positions
+
+    def asked(self, position: int) -> Turn | None:
+        """The turn before ``position``: the message a reply there answers."""
+        return self.turns[position - 1] if 0 < position <= len(self.turns) else None
 
     def last_user_position(self) -> int | None:
         """Where the last message the user sent is."""

@@ -1,4 +1,5 @@
-"""The session's chat history: every store call on one lane, in the order asked.
+"""The chat history: the store of kept chats, every call to it on one lane, in the order
+asked.
 
 SQLite objects belong to the thread that made them and a write can wait on a lock (another
 PyChat) or a slow disk, so the store lives on its own first-in-first-out lane, never on
@@ -14,16 +15,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pychat.config import Sampling, check_setting
+from pychat.config import LoadedConfig, Sampling, check_setting
+from pychat.locations import user_data_dir
 from pychat.session import events as ev
 from pychat.session.lanes import Lane
-from pychat.store import ChatSummary, Store, StoredChat, StoreError
+from pychat.store import ChatSummary, Store, StoredChat, StoredMessage, StoreError
 from pychat.store.export import to_markdown
 from pychat.text import inert, inert_line
 
 Emit = Callable[[ev.Event], None]
 Report = Callable[[str, BaseException], str]
 TITLE_CHARS = 60
+
+
+def history_path(loaded: LoadedConfig) -> Path:
+    """The history file: ``history_file`` from the config, or the user data folder."""
+    configured = loaded.config.history_file
+    if not configured:
+        return user_data_dir() / "history.sqlite3"
+    return loaded.base_dir / Path(configured).expanduser()
 
 
 @dataclass(frozen=True)
@@ -166,7 +176,25 @@ class History:
         self.run(job)
 
     def load(self, chat_id: int, done: Callable[[StoredChat | None], None]) -> None:
+        """Read a whole chat; ``done`` gets it (None when it is gone) on the lane."""
         self.run(lambda store: done(store.load_chat(chat_id)))
+
+    def show_version(self, chat_id: int, position: int, current: int, step: int,
+                     done: Callable[[StoredMessage, StoredMessage], None]) -> None:
+        """Make the version ``step`` away from ``current`` of the reply at ``position``
+        the chat's own; ``done`` gets it and the message it answered (on the lane)."""
+        def job(store: Store) -> None:
+            numbers = [v.version for v in store.versions(chat_id, position)]
+            if not numbers:
+                return
+            index = numbers.index(current) if current in numbers else len(numbers) - 1
+            wanted = numbers[max(0, min(len(numbers) - 1, index + step))]
+            store.select_version(chat_id, position, wanted)
+            chat = store.load_chat(chat_id)
+            if chat is not None and len(chat.messages) > position:
+                done(chat.messages[position - 1], chat.messages[position])
+
+        self.run(job)
 
 
 def _free_name(folder: Path, chat: StoredChat) -> Path:

@@ -8,6 +8,20 @@ from collections.abc import Callable
 
 Job = Callable[[], None]
 FailureHandler = Callable[[BaseException], None]
+Report = Callable[[str, BaseException], str]
+"""Reports a job's unexpected exception (with its traceback); returns its one-line message."""
+
+
+def reporter(report: Report, job: str, recover: Callable[[str], None] | None = None
+             ) -> FailureHandler:
+    """A lane's failure handler: ``report`` the exception as ``job``'s, then ``recover``
+    (given the message) puts things back in a state that takes the next command."""
+    def handle(exc: BaseException) -> None:
+        message = report(job, exc)
+        if recover is not None:
+            recover(message)
+
+    return handle
 
 
 class Lane:

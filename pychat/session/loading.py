@@ -21,9 +21,8 @@ from pychat.session.events import (
     ModelLoading,
     Notice,
 )
+from pychat.session.lanes import Report
 from pychat.text import inert, inert_line
-
-Reporter = Callable[[str, BaseException], str]
 
 
 @dataclass(frozen=True)
@@ -44,7 +43,7 @@ class Loader:
     settings; after a failed start-up load it loads another model rather than none."""
 
     def __init__(self, library: ModelLibrary, backend: Backend, monitor: GpuMonitor,
-                 emit: Callable[[Event], None], report: Reporter) -> None:
+                 emit: Callable[[Event], None], report: Report) -> None:
         self.library, self.backend, self.monitor, self.emit = library, backend, monitor, emit
         self.report = report
         """Reports an unexpected exception (with its traceback) and returns its message."""

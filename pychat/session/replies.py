@@ -1,4 +1,5 @@
-"""One reply, from the backend's stream to batches of inert text, and how it ended."""
+"""Replies: the state machine every reply goes through, one reply's run from the backend's
+stream to batches of inert text, and the note it closes with."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from dataclasses import dataclass, field
 
 from pychat.config import Sampling
 from pychat.engine.base import Backend, ChatMessage, GenerationStats
-from pychat.errors import PyChatError
+from pychat.errors import PyChatError, Refused
 from pychat.session.conversation import TurnState
+from pychat.session.events import ReplyState
 from pychat.text import inert
 
 
@@ -70,6 +72,86 @@ class ReplyRun:
             error = exc
         flush()
         return stats, error
+
+
+class ReplyMachine:
+    """The reply lifecycle: idle → (waiting for model →) answering → (stopping →) idle.
+
+    It knows which reply is active (the one waiting or being answered) and the runs still
+    streaming; a run whose reply is no longer active (the chat was cleared) ends into
+    nothing. It takes no lock and emits nothing: the session calls it under its lock and
+    announces each new state once the events that explain it are out.
+    """
+
+    def __init__(self) -> None:
+        self.state = ReplyState.IDLE
+        self.active: int | None = None
+        """The reply waiting or being answered."""
+        self._last_id = 0
+        self._runs: dict[int, ReplyRun] = {}
+        self._cancel = threading.Event()
+
+    def check_idle(self) -> None:
+        """Raise Refused, saying why, unless a new reply may start."""
+        if self.state in (ReplyState.ANSWERING, ReplyState.STOPPING):
+            raise Refused("Still answering — press Escape to stop the reply first.")
+        if self.state is ReplyState.WAITING_FOR_MODEL:
+            raise Refused("The last message is still waiting for the model.")
+
+    @property
+    def waiting(self) -> int | None:
+        """The reply waiting for a model, if one is."""
+        return self.active if self.state is ReplyState.WAITING_FOR_MODEL else None
+
+    def open(self) -> int:
+        """A new reply becomes the active one; returns its id."""
+        self._last_id += 1
+        self.active = self._last_id
+        return self.active
+
+    def wait_for_model(self) -> None:
+        self.state = ReplyState.WAITING_FOR_MODEL
+
+    def begin(self, position: int) -> ReplyRun:
+        """The active reply starts being generated, to go at ``position``."""
+        assert self.active is not None, "begin() needs an open reply"
+        run = ReplyRun(self.active, position=position)
+        self._runs[run.reply_id] = run
+        self._cancel = run.cancel
+        self.state = ReplyState.ANSWERING
+        return run
+
+    def stop(self) -> bool:
+        """Ask the reply being generated to stop; True when one was (now stopping)."""
+        if self.state is not ReplyState.ANSWERING:
+            return False
+        self._cancel.set()
+        self.state = ReplyState.STOPPING
+        return True
+
+    def cancel(self) -> None:
+        """Tell a run still streaming to end (at quit), whatever the state says."""
+        self._cancel.set()
+
+    def clear(self) -> None:
+        """Drop the active reply, whatever it was doing: its run finishes into nothing."""
+        self._cancel.set()
+        self.active = None
+        self.state = ReplyState.IDLE
+
+    def finish(self, reply_id: int, position: int) -> ReplyRun | None:
+        """The reply ``reply_id`` ended. Returns its run when it is still the active reply
+        (a reply that never began gets an empty run at ``position``), None when the chat
+        dropped it meanwhile. Call ``settle`` once the ending is recorded."""
+        run = self._runs.pop(reply_id, None)
+        if reply_id != self.active:
+            return None
+        return run or ReplyRun(reply_id, position=position)
+
+    def settle(self) -> None:
+        """The active reply's ending is recorded: back to idle."""
+        self.active = None
+        self.state = ReplyState.IDLE
 
 
 def closing_note(stats: GenerationStats, error: PyChatError | None) -> tuple[str, TurnState]:

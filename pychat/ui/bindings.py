@@ -1,23 +1,14 @@
-"""Textual bindings built from the key table in ``pychat.keys`` (ids, keys, descriptions)."""
+"""Textual bindings made from the command table (``pychat.commands``)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from textual.binding import Binding, BindingType
 
-from textual.binding import Binding
-
-from pychat.keys import KEYS
+from pychat.commands import in_scope
 
 
-def bind(binding_id: str, action: str, *, show: bool = True, priority: bool = False) -> Binding:
-    """The binding ``binding_id`` from the key table, running ``action``."""
-    spec = KEYS[binding_id]
-    return Binding(spec.keys, action, spec.description, show=show, priority=priority,
-                   id=binding_id)
-
-
-def key_label(binding_id: str, keymap: Mapping[str, str]) -> str:
-    """The key a message names for ``binding_id`` (the user's remap if any): "F3",
-    "ctrl+t"."""
-    key = (keymap.get(binding_id) or KEYS[binding_id].keys).split(",")[0].strip()
-    return key.upper() if key[:1] == "f" and key[1:].isdigit() else key
+def bindings(scope: str) -> list[BindingType]:
+    """The bindings of every command active in ``scope`` (a screen's or widget's
+    ``BINDINGS``); each carries its command id, so ``[keys]`` remaps it."""
+    return [Binding(c.keys, c.action, c.description, show=c.footer, priority=c.priority,
+                    id=c.id) for c in in_scope(scope)]

@@ -6,6 +6,7 @@ from typing import Any
 
 from textual.widget import Widget
 
+from pychat import instrument
 from pychat.engine.base import GenerationStats
 from pychat.session.conversation import Turn
 from pychat.ui.chat_window import Entry, TurnWindow, entry_for
@@ -136,6 +137,12 @@ class ChatPane(TurnWindow):
         if reply := self._reply(reply_id):
             reply.set_title(title)
 
+    def answering(self, reply_id: int, title: str) -> None:
+        """The model started on the reply (at once, or after waiting for a load)."""
+        instrument.trace("reply_started")
+        self.set_title(reply_id, title)
+        self.set_note(reply_id, "…")
+
     def set_note(self, reply_id: int, note: str) -> None:
         if reply := self._reply(reply_id):
             reply.set_note(note)
@@ -148,6 +155,7 @@ class ChatPane(TurnWindow):
         await reply.append(text)
         self._growing = reply
         self.call_after_refresh(self._reserve, reply)
+        instrument.trace("text", chars=len(text))
 
     def _reserve(self, reply: AssistantMessage) -> None:
         if self._growing is not reply:

@@ -16,7 +16,7 @@ from pychat.session import ChatSession
 from pychat.session.events import ChatsFound
 from pychat.store import ChatSummary
 from pychat.text import inert_line
-from pychat.ui.bindings import bind
+from pychat.ui.bindings import bindings
 from pychat.ui.dialogs import AskText, Confirm
 from pychat.ui.field import Field
 from pychat.ui.modals import DismissOnce
@@ -52,14 +52,7 @@ class ChatsScreen(ModalScreen[int | None], DismissOnce):
     """The chat list. Results come from the history's lane as ``ChatsFound`` (the main
     screen hands them to ``show``); only those for the text now in the box are shown."""
 
-    BINDINGS = [
-        bind("chats.close", "close"),
-        bind("chats.down", "move(1)", show=False),
-        bind("chats.up", "move(-1)", show=False),
-        bind("chats.open", "open", priority=True),
-        bind("chats.rename", "rename"),
-        bind("chats.delete", "delete"),
-    ]
+    BINDINGS = bindings("chats")
 
     def __init__(self, session: ChatSession) -> None:
         super().__init__()

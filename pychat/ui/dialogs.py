@@ -7,7 +7,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
-from pychat.ui.bindings import bind
+from pychat.ui.bindings import bindings
 from pychat.ui.field import Field
 from pychat.ui.modals import DismissOnce
 
@@ -16,7 +16,7 @@ class Confirm(ModalScreen[bool], DismissOnce):
     """``question``: y answers yes; n or Escape no. Nothing to type in, so y and n are
     safe keys here."""
 
-    BINDINGS = [bind("confirm.yes", "answer(True)"), bind("confirm.no", "answer(False)")]
+    BINDINGS = bindings("confirm")
 
     def __init__(self, question: str) -> None:
         super().__init__()
@@ -34,7 +34,7 @@ class Confirm(ModalScreen[bool], DismissOnce):
 class AskText(ModalScreen[str | None], DismissOnce):
     """One line of text: Enter gives it, Escape gives None."""
 
-    BINDINGS = [bind("ask.cancel", "cancel")]
+    BINDINGS = bindings("ask")
 
     def __init__(self, question: str, value: str = "", max_length: int = 200) -> None:
         super().__init__()

@@ -9,6 +9,8 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import RichLog
 
+from pychat.text import inert
+
 _STYLES = {"debug": "dim", "info": "", "warning": "yellow", "error": "bold red"}
 
 
@@ -30,6 +32,15 @@ class LogPane(RichLog):
         self.lines_received = 0
         """Every line received, including those dropped from the buffer."""
         self.history: deque[Text] = deque(maxlen=MAX_LINES)
+        self._printed = ""
+
+    def add_printed(self, text: str) -> None:
+        """What a library printed (llama-cpp-python while it loads), line by line."""
+        self._printed += text
+        *lines, self._printed = self._printed.split("\n")
+        for line in lines:
+            if line.strip():
+                self.add("info", inert(line), "llama-cpp-python")
 
     def add(self, level: str, text: str, source: str = "app") -> None:
         """Append one line: time, level, source, text."""

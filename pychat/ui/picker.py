@@ -15,7 +15,7 @@ from textual.widgets.option_list import Option
 from pychat.config import AUTO, parse_gpu_layers, parse_n_ctx
 from pychat.engine.models import ModelInfo
 from pychat.library import ModelListing, describe_fit
-from pychat.ui.bindings import bind
+from pychat.ui.bindings import bindings
 from pychat.ui.field import Field
 from pychat.ui.loader_pane import FIELD_CHARS
 from pychat.ui.modals import DismissOnce
@@ -44,12 +44,7 @@ def fuzzy_match(query: str, text: str) -> bool:
 class ModelPicker(ModalScreen[PickResult | None], DismissOnce):
     """Filter as you type, ↑/↓ to choose, Enter to load, Escape to cancel."""
 
-    BINDINGS = [
-        bind("picker.cancel", "cancel"),
-        bind("picker.down", "move(1)", show=False),
-        bind("picker.up", "move(-1)", show=False),
-        bind("picker.load", "confirm", priority=True),
-    ]
+    BINDINGS = bindings("picker")
 
     def __init__(self, listing: ModelListing) -> None:
         super().__init__()

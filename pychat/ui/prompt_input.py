@@ -8,14 +8,14 @@ from textual import events
 from textual.message import Message
 from textual.widgets import TextArea
 
-from pychat.ui.bindings import bind
+from pychat.ui.bindings import bindings
 from pychat.ui.field import editing_actions, run_own_binding
 
 
 class PromptInput(TextArea):
     """Where the user types. Emits ``Submitted`` and never does IO itself."""
 
-    BINDINGS = [bind("prompt.send", "submit"), bind("prompt.newline", "newline")]
+    BINDINGS = bindings("prompt")
 
     class Submitted(Message):
         """The user sent ``text``."""

@@ -18,7 +18,7 @@ from textual.widgets.option_list import Option
 from pychat.config import Sampling, check_preset, describe_setting, parse_setting
 from pychat.session.history import ChatSettings
 from pychat.text import inert_line
-from pychat.ui.bindings import bind
+from pychat.ui.bindings import bindings
 from pychat.ui.dialogs import AskText
 from pychat.ui.field import Field
 from pychat.ui.modals import DismissOnce
@@ -33,11 +33,7 @@ SavePreset = Callable[[str, str], str]
 class SettingsScreen(ModalScreen[ChatSettings | None], DismissOnce):
     """Tab moves between the fields; Enter applies; Escape leaves things as they were."""
 
-    BINDINGS = [
-        bind("settings.close", "cancel"),
-        bind("settings.apply", "apply"),
-        bind("settings.save_preset", "save_preset"),
-    ]
+    BINDINGS = bindings("settings")
 
     def __init__(self, current: ChatSettings, presets: dict[str, str],
                  save_preset: SavePreset) -> None:

@@ -1,0 +1,62 @@
+"""The main screen's model commands and events: the picker, reloads from the loader pane,
+and a model loading, loaded or failing (what the loader pane, the status line and the log
+show). A helper of the main screen; what it needs of it is ``ChatScreen``."""
+
+from __future__ import annotations
+
+from pychat import instrument
+from pychat.library import Overrides
+from pychat.session import events as ev
+from pychat.ui.host import ChatScreen
+from pychat.ui.loader_pane import LoaderPane
+from pychat.ui.picker import ModelPicker, PickResult
+
+
+class ModelCommands:
+    """Models on the main screen (see the module docstring)."""
+
+    def __init__(self, screen: ChatScreen) -> None:
+        self.screen = screen
+        self.session = screen.session
+
+    def open_picker(self) -> None:
+        """The model list is gathered on a worker; the picker opens when it comes."""
+        self.session.list_models()
+
+    def listed(self, event: ev.ModelsListed) -> None:
+        app = self.screen.app
+        if app.screen is self.screen:  # not over the help, nor a picker opened already
+            app.push_screen(ModelPicker(event.listing), self._picked)
+
+    def _picked(self, result: PickResult | None) -> None:
+        self.screen.prompt.focus()
+        if result is not None:
+            self.session.load(result.path, Overrides(result.gpu_layers, result.n_ctx))
+
+    def reload(self, message: LoaderPane.LoadRequested) -> None:
+        """The loader pane's Enter: the current model with other settings."""
+        self.session.reload(Overrides(message.gpu_layers, message.n_ctx))
+
+    def loading(self, event: ev.ModelLoading) -> None:
+        self.screen.loader.show_loading(event.spec, event.info, event.choice)
+        self.screen.status.model = event.spec.name
+
+    def loaded(self, event: ev.ModelLoaded) -> None:
+        screen, loaded = self.screen, event.loaded
+        instrument.trace("model_ready", model=loaded.spec.name,
+                         load_seconds=loaded.load_seconds)
+        screen.loader.show_loaded(event)
+        screen.status.show_model(loaded)
+        screen.log_pane.add("info", f"{loaded.spec.name} ready ({screen.loader.where(loaded)}, "
+                            f"n_ctx {loaded.n_ctx}, format {loaded.chat_format}, "
+                            f"{loaded.load_seconds:.2f} s)")
+        screen.count_budget()
+        if event.instead_of:
+            screen.tell(f"{event.instead_of} did not load; {loaded.spec.name} loaded "
+                        "instead (details in the log, ctrl+l).", "Model replaced", "warning")
+        instrument.freeze_startup_objects()
+
+    def failed(self, event: ev.ModelLoadFailed) -> None:
+        self.screen.log_pane.add("error", event.message)
+        self.screen.loader.show_state(f"failed: {event.message}")
+        self.screen.tell(event.message, event.title, "error")
