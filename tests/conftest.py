@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from textual.pilot import Pilot
 
-from tests.gguf_fixtures import (
+from tests.support.gguf import (
     TinySpec,
     write_not_gguf,
     write_tiny_llama,
@@ -121,17 +118,3 @@ def write_config(isolated_dirs: Path) -> Callable[[str], Path]:
         return path
 
     return write
-
-
-async def wait_for(pilot: Pilot[None], condition: Callable[[], bool], timeout: float = 60.0
-                   ) -> None:
-    """Let the app run until ``condition`` holds (a condition, not a fixed sleep).
-
-    Plain event-loop sleeps: ``pilot.pause`` walks every widget of the screen each time,
-    and without a delay it waits for the whole process to go idle (up to a second while
-    a worker streams), which made waiting the slowest part of the UI tests."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.005)

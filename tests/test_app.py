@@ -5,89 +5,30 @@ from __future__ import annotations
 import tomllib
 from collections import Counter
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 from textual.message import Message
-from textual.notifications import Notify
-from textual.pilot import Pilot
 
-from pychat.app import PyChatApp, Startup
-from pychat.session import ModelState, ReplyState
-from pychat.session.events import Event, LogLine, TextReceived
-from pychat.ui.chat_pane import AssistantMessage, UserMessage
+from pychat.session.events import LogLine, TextReceived
+from pychat.ui.chat_pane import UserMessage
+from pychat.ui.footer import KeyFooter
 from pychat.ui.help_screen import HelpScreen
-from pychat.ui.messages import SessionEvent
-from pychat.ui.picker import ModelPicker
-from tests.conftest import wait_for
-from tests.fakes.backend import FakeBackend
-from tests.fakes.pynvml import FakeGpu, FakeNvml
-from tests.session_helpers import fake_session
-
-SIZE = (100, 30)
-E = TypeVar("E", bound=Event)
-
-
-def fake_app(root: Path, backend: FakeBackend | None = None, *, config: str = "",
-             start: str = "one.gguf", nvml: FakeNvml | None = None) -> PyChatApp:
-    session, _ = fake_session(root, backend, config=config, nvml=nvml,
-                              models=("one.gguf", "two.gguf"))
-    session.flush_seconds = 0.02
-    return PyChatApp(session, Startup(session.library.models_dir / start))
-
-
-async def type_and_send(pilot: Pilot[None], text: str, *, keys: bool = False) -> None:
-    """Put ``text`` in the message box and press Enter. Each Pilot key press waits for the
-    app to go idle (~70 ms), so only tests about typing press every key (``keys=True``)."""
-    if keys:
-        for char in text:
-            await pilot.press("space" if char == " " else char)
-    else:
-        app = pilot.app
-        assert isinstance(app, PyChatApp)
-        app.main_screen.prompt.text = text
-    await pilot.press("enter")
-
-
-def replies(app: PyChatApp) -> list[AssistantMessage]:
-    return list(app.main_screen.query(AssistantMessage))
-
-
-def idle(app: PyChatApp) -> bool:
-    """No reply under way, and the screen has caught up with that."""
-    return (app.session.reply_state is ReplyState.IDLE
-            and app.main_screen.status.state in ("ready", "no model"))
-
-
-def ready(app: PyChatApp) -> bool:
-    """A model is ready, and the screen has caught up with that (events arrive in order,
-    so everything said before it, such as ModelLoaded, has been shown too)."""
-    return (app.session.model_state is ModelState.READY
-            and app.main_screen.status.state in ("ready", "answering"))
-
-
-async def send_and_wait(pilot: Pilot[None], app: PyChatApp, text: str,
-                        replies_expected: int) -> None:
-    """Send ``text`` and wait until the reply to it has finished."""
-    await type_and_send(pilot, text)
-    await wait_for(pilot, lambda: idle(app) and len(replies(app)) == replies_expected
-                   and "tok/s" in str(replies(app)[-1]._note.render()))
-
-
-def session_events(seen: list[Message], kind: type[E]) -> list[E]:
-    # The hook may see a message more than once (posted, then dispatched).
-    unique = {id(m): m for m in seen if isinstance(m, SessionEvent)}.values()
-    return [m.event for m in unique if isinstance(m.event, kind)]
-
-
-def notifications(seen: list[Message]) -> list[tuple[str, str]]:
-    return [(m.notification.title, m.notification.message) for m in seen
-            if isinstance(m, Notify)]
-
-
-def note(reply: AssistantMessage) -> str:
-    return str(reply._note.render())
-
+from tests.support.app import (
+    SIZE,
+    fake_app,
+    idle,
+    note,
+    notifications,
+    pick,
+    ready,
+    replies,
+    send_and_wait,
+    session_events,
+    type_and_send,
+    wait_for,
+)
+from tests.support.fake_backend import FakeBackend
+from tests.support.fake_nvml import FakeGpu, FakeNvml
 
 HOSTILE_REPLY = ("[@click=app.quit]click[/] [red]red[/red] [/oops] \x1b]0;PWNED\x07done, "
                  "and more words so that it streams in several pieces.")
@@ -172,37 +113,6 @@ async def test_a_message_sent_while_loading_is_answered(tmp_path: Path) -> None:
         backend.load_gate.set()
         await wait_for(pilot, lambda: idle(app) and bool(replies(app)[0].text))
         assert replies(app)[0].title == "one.gguf"
-
-
-async def pick(pilot: Pilot[None], app: PyChatApp, query: str, gpu_layers: str, n_ctx: str,
-               *, keys: bool = True) -> None:
-    """ctrl+o, type a filter, Tab to the gpu_layers and n_ctx fields, type them, Enter.
-    With ``keys=False`` the fields are filled in directly (fewer ~70 ms key presses)."""
-    await pilot.press("ctrl+o")
-    await wait_for(pilot, lambda: isinstance(app.screen, ModelPicker))
-    picker = app.screen
-    fields = [picker.query_one(f"#picker-{name}") for name in ("filter", "gpu", "ctx")]
-    if not keys:
-        fields[0].value = query
-        # The filter's change refills the fields from the highlighted model: let it land.
-        await wait_for(pilot, lambda: len(picker.shown) == 1)
-        await pilot.pause()
-        fields[1].value, fields[2].value = gpu_layers, n_ctx
-        await pilot.pause()
-        await pilot.press("enter")
-        return
-    for char in query:
-        await pilot.press(char)
-    assert len(picker.shown) == 1, [i.file_name for i in picker.shown]
-    await pilot.press("tab", "tab")  # the list, then gpu_layers
-    assert app.focused is fields[1]
-    for char in gpu_layers:  # focusing selects the old value, typing replaces it
-        await pilot.press(char)
-    await pilot.press("tab")
-    assert app.focused is fields[2]
-    for char in n_ctx:
-        await pilot.press(char)
-    await pilot.press("enter")
 
 
 async def test_switch_models_in_the_picker_keys_only(tmp_path: Path) -> None:
@@ -378,3 +288,27 @@ async def test_vram_pane_with_a_gpu_reported_by_nvml(tmp_path: Path) -> None:
         await wait_for(pilot, lambda: meter.last is not None)
         text = str(meter.query_one("#vram-text").render())
         assert "Fake H100" in text and "used 2.0 GiB / 24.0 GiB" in text
+
+
+async def test_the_footer_is_rebuilt_only_when_its_keys_change(tmp_path: Path) -> None:
+    app = fake_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: ready(app))
+        footer = app.main_screen.query_one(KeyFooter)
+        await pilot.pause()
+        before = footer.rebuilds
+        assert before >= 1 and "Edit last" not in footer_text(footer)
+        await pilot.press("ctrl+l", "ctrl+l", "f1")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is app.main_screen)
+        await pilot.pause()
+        assert footer.rebuilds == before  # the same keys: nothing rebuilt
+        await send_and_wait(pilot, app, "hello", 1)
+        await wait_for(pilot, lambda: "Edit last" in footer_text(footer))
+        assert footer.rebuilds > before
+
+
+def footer_text(footer: KeyFooter) -> str:
+    """The descriptions of the keys the footer shows."""
+    return " ".join(str(getattr(key, "description", "")) for key in footer.query("FooterKey"))

@@ -15,9 +15,7 @@ from pychat.config import load_config
 from pychat.session import create_session
 from pychat.session.events import LogLine, ModelLoadFailed
 from pychat.ui.chat_pane import UserMessage
-from tests.conftest import wait_for
-from tests.gguf_fixtures import write_tiny_llama, write_unknown_arch
-from tests.test_app import (
+from tests.support.app import (
     SIZE,
     idle,
     pick,
@@ -26,7 +24,9 @@ from tests.test_app import (
     send_and_wait,
     session_events,
     type_and_send,
+    wait_for,
 )
+from tests.support.gguf import write_tiny_llama, write_unknown_arch
 
 pytestmark = pytest.mark.slow
 
@@ -134,7 +134,7 @@ async def test_markup_in_llama_cpp_errors_and_template_errors_is_only_text(
     async with app.run_test(size=SIZE, message_hook=seen.append) as pilot:
         await wait_for(pilot, lambda: ready(app))
         await send_and_wait_for_error(pilot, app)
-        assert "[/oops] [b]no" in replies(app)[0].text + str(replies(app)[0]._note.render())
+        assert "[/oops] [b]no" in replies(app)[0].text + replies(app)[0].note
         await pick(pilot, app, "alien", "0", "512", keys=False)
         state = app.main_screen.loader.query_one("#load-state")
         await wait_for(pilot, lambda: ready(app) and "restored" in str(state.render()))
@@ -146,4 +146,4 @@ async def test_markup_in_llama_cpp_errors_and_template_errors_is_only_text(
 async def send_and_wait_for_error(pilot: Pilot[None], app: PyChatApp) -> None:
     await type_and_send(pilot, "hi")
     await wait_for(pilot, lambda: idle(app) and bool(replies(app))
-                   and "⚠" in str(replies(app)[0]._note.render()))
+                   and "⚠" in replies(app)[0].note)

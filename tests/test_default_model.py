@@ -15,7 +15,7 @@ from pychat.engine.base import ChatMessage, LoadSpec
 from pychat.engine.embedded import GEMMA, SMOLLM2
 from pychat.engine.llama import LlamaBackend
 from pychat.library import ModelLibrary
-from tests.test_tmux import Tmux
+from tests.support.tmux import Tmux
 
 pytestmark = pytest.mark.slow
 TEMPLATE_TOKENS = ("<|im_start|>", "<|im_end|>")

@@ -161,10 +161,9 @@ def test_a_system_prompt_longer_than_the_context_is_named(demo_backend: LlamaBac
 def test_ignore_eos_generates_the_length_asked_for(model_dir: Path) -> None:
     """Benchmarks force the reply length so a run does not depend on where the sampled
     text happens to end on this CPU."""
-    backend = LlamaBackend()
+    backend = LlamaBackend(ignore_eos=True)
     try:
         backend.load(LoadSpec(model_dir / "tiny-gqa.gguf", n_ctx=256))
-        backend.ignore_eos = True
         stream = backend.stream_chat([{"role": "user", "content": "hello"}],
                                      Sampling(seed=1, max_tokens=60))
         list(stream)
@@ -185,18 +184,20 @@ def test_llama_cpp_lines_reach_the_callback_not_the_terminal(
 def test_debug_lines_only_when_asked(model_dir: Path) -> None:
     """A load logs ~1200 debug lines (create_tensor, …); the UI gets them only with
     --debug, info lines always."""
-    seen: list[tuple[str, str]] = []
-    backend = LlamaBackend(log=lambda level, line: seen.append((level, line)))
-    try:
-        backend.load(LoadSpec(model_dir / "tiny-gqa.gguf", n_ctx=256))
-        assert {level for level, _ in seen} <= {"info", "warning", "error"}
+    for debug in (False, True):
+        seen: list[tuple[str, str]] = []
+        backend = LlamaBackend(log=lambda level, line, seen=seen: seen.append((level, line)),
+                               show_debug=debug)
+        try:
+            backend.load(LoadSpec(model_dir / "tiny-gqa.gguf", n_ctx=256))
+        finally:
+            backend.shutdown()
         assert any("llama_model_loader" in line for _, line in seen)
-        seen.clear()
-        backend.show_debug = True
-        backend.load(LoadSpec(model_dir / "tiny-gqa.gguf", n_ctx=256))
-        assert any(level == "debug" and "create_tensor" in line for level, line in seen)
-    finally:
-        backend.shutdown()
+        debug_lines = [line for level, line in seen if level == "debug"]
+        if debug:
+            assert any("create_tensor" in line for line in debug_lines)
+        else:
+            assert debug_lines == []
 
 
 def test_gguf_template_and_switching_models(model_dir: Path) -> None:

@@ -12,7 +12,7 @@ from textual.widgets import Input
 
 from pychat.ui.field import Field
 from pychat.ui.prompt_input import PromptInput
-from tests.conftest import wait_for
+from tests.support.app import wait_for
 
 
 class Box(App[None]):

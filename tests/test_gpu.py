@@ -9,8 +9,8 @@ import pynvml
 import pytest
 
 from pychat.gpu import GpuMonitor
-from tests.fakes import pynvml as fake
-from tests.fakes.pynvml import FakeGpu, FakeNvml
+from tests.support import fake_nvml as fake
+from tests.support.fake_nvml import FakeGpu, FakeNvml
 
 GiB = 1024**3
 

@@ -17,7 +17,7 @@ from pychat.engine.fit import estimate_vram
 from pychat.engine.llama import LlamaBackend
 from pychat.engine.models import read_model_info
 from pychat.gpu import GpuMonitor
-from tests.gguf_fixtures import TinySpec, write_tiny_llama
+from tests.support.gguf import TinySpec, write_tiny_llama
 
 pytestmark = [pytest.mark.gpu, pytest.mark.slow]
 MiB = 1024 * 1024

@@ -5,24 +5,28 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from textual.pilot import Pilot
+from textual.widgets import Input
 
 from pychat.app import PyChatApp
 from pychat.store import Store
 from pychat.ui.chat_pane import AssistantMessage, UserMessage
 from pychat.ui.chats_screen import ChatsScreen
+from pychat.ui.dialogs import AskText
 from pychat.ui.settings_screen import SettingsScreen
-from tests.conftest import wait_for
-from tests.fakes.backend import FakeBackend
-from tests.test_app import (
+from tests.support.app import (
     SIZE,
     fake_app,
     idle,
+    note,
     notifications,
     ready,
     replies,
     send_and_wait,
+    wait_for,
 )
+from tests.support.fake_backend import FakeBackend
 
 
 def history_file(root: Path) -> Path:
@@ -44,9 +48,9 @@ async def test_a_chat_is_found_by_a_word_and_resumed(tmp_path: Path) -> None:
         await pilot.press("ctrl+t")
         await wait_for(pilot, lambda: isinstance(app.screen, ChatsScreen)
                        and len(app.screen.chats) == 2)
-        await pilot.press(*"beaver")
         screen = app.screen
         assert isinstance(screen, ChatsScreen)
+        screen.search.value = "beaver"  # each change searches, as typing does
         await wait_for(pilot, lambda: [c.title for c in screen.chats] == [
             "What do otters eat?"])
         assert "beavers" in screen.chats[0].snippet
@@ -62,10 +66,6 @@ async def test_a_chat_is_found_by_a_word_and_resumed(tmp_path: Path) -> None:
     chats = store.list_chats()
     assert [c.messages for c in chats] == [6, 2]
     store.close()
-
-
-def note_of(reply: AssistantMessage) -> str:
-    return str(reply._note.render())
 
 
 async def test_edit_and_resend_then_page_through_versions(tmp_path: Path) -> None:
@@ -95,7 +95,7 @@ async def test_edit_and_resend_then_page_through_versions(tmp_path: Path) -> Non
         await pilot.press("f3")
         await wait_for(pilot, lambda: replies(app)[-1].text == "Second answer.")
         assert [m.text for m in screen.query(UserMessage)] == ["How tall is a giraffe?"]
-        assert "version 2 of 3" in note_of(replies(app)[-1])
+        assert "version 2 of 3" in note(replies(app)[-1])
         await pilot.press("f3")
         await wait_for(pilot, lambda: replies(app)[-1].text == "First answer.")
         await pilot.press("f4", "f4")
@@ -175,44 +175,46 @@ async def open_first_chat(pilot: Pilot[None], app: PyChatApp) -> None:
     await pilot.press("enter")
 
 
+@pytest.mark.slow  # a soak: 400 turns paged through
 async def test_a_long_chat_mounts_a_window_and_pages_back(tmp_path: Path) -> None:
     app = fake_app(tmp_path)
-    long_chat(history_file(tmp_path), 1000)
+    size = 400  # enough for the window to reach its cap of mounted turns and move on
+    long_chat(history_file(tmp_path), size)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: ready(app))
         await open_first_chat(pilot, app)
         chat = app.main_screen.chat
-        await wait_for(pilot, lambda: len(chat.entries) == 1000)
+        await wait_for(pilot, lambda: len(chat.entries) == size)
         assert chat.mounted == chat.WINDOW
-        assert f"{1000 - chat.WINDOW:,} earlier messages" in str(chat._earlier.render())
+        assert f"{size - chat.WINDOW:,} earlier messages" in chat.hints[0]
         last = list(chat.query(AssistantMessage))[-1]
-        assert last.text.startswith("Message number 999.")
+        assert last.text.startswith(f"Message number {size - 1}.")
         assert chat.scroll_y == chat.max_scroll_y  # at the end
         # PageUp at the top of the window mounts the batch before it, and the page moves
         # through it; far enough back, the end is unmounted (never more than the cap).
         for _ in range(8):
             await pilot.press("pageup")
-        batches, rest = divmod(1000 - chat.WINDOW - chat._start, chat.BATCH)
+        batches, rest = divmod(size - chat.WINDOW - chat.window[0], chat.BATCH)
         assert batches >= 1 and rest == 0
-        for _ in range(30):  # the same action as the key, without Pilot's wait per key
+        for _ in range(20):  # the same action as the key, without Pilot's wait per key
             await app.main_screen.action_scroll_chat(-1)
             await pilot.pause(0.02)
         await wait_for(pilot, lambda: chat.mounted == chat.MOST_MOUNTED)
-        assert chat._end < 1000 and "later messages" in str(chat._later.render())
+        assert chat.window[1] < size and "later messages" in chat.hints[1]
         shown = [m.text for m in chat.query(UserMessage)]
         assert shown == sorted(shown, key=lambda t: int(t.split()[2].rstrip(".")))
         # Sending brings the window back to the end.
         await send_and_wait_long(pilot, app)
         assert chat.entries[-2].text == "Back to the end"
         assert chat.mounted <= chat.WINDOW + 2
-        assert chat._end == len(chat.entries)
+        assert chat.window[1] == len(chat.entries)
 
 
 async def send_and_wait_long(pilot: Pilot[None], app: PyChatApp) -> None:
     app.main_screen.prompt.text = "Back to the end"
     await pilot.press("enter")
     await wait_for(pilot, lambda: idle(app) and app.session.conversation.turns[-1].role
-                   == "assistant" and len(app.session.conversation.turns) == 1002)
+                   == "assistant" and len(app.session.conversation.turns) == 402)
 
 
 async def test_resuming_restores_the_model_or_says_it_is_gone(tmp_path: Path) -> None:
@@ -257,7 +259,9 @@ async def test_rename_delete_and_export(tmp_path: Path) -> None:
         chats = app.screen
         assert isinstance(chats, ChatsScreen)
         await pilot.press("f2")
-        await pilot.press("ctrl+u", *"Rivers", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, AskText))
+        app.screen.query_one(Input).value = "Rivers"
+        await pilot.press("enter")
         await wait_for(pilot, lambda: [c.title for c in chats.chats] == ["Rivers"])
         await pilot.press("f8")
         await pilot.press("n")  # kept
@@ -281,8 +285,7 @@ async def test_the_context_budget_follows_typing(tmp_path: Path) -> None:
         status = app.main_screen.status
         await wait_for(pilot, lambda: status.budget.startswith("next "))
         empty = status.budget
-        await pilot.press(*"one two three four five")
-        # The fake counts a token per word and four per turn.
+        app.main_screen.prompt.insert("one two three four five")  # as a paste would
         await wait_for(pilot, lambda: status.budget != empty)
         # The fake counts a token per word and four per turn: 9 for the system prompt
         # ("You are a helpful assistant."), 9 for the words typed.

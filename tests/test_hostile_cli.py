@@ -16,9 +16,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.hostile_files import CONFIG_CORPUS, write_config, write_model_corpus
-from tests.key_fuzz import random_keys
-from tests.pty_app import PtyApp
+from tests.support.hostile import CONFIG_CORPUS, write_config, write_model_corpus
+from tests.support.key_fuzz import random_keys
+from tests.support.pty_app import PtyApp
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parent.parent
@@ -132,7 +132,7 @@ def test_ctrl_c_during_a_reply_exits_130(ask_dir: Path, demo_model: Path) -> Non
 def fake_tui(tmp_path: Path, *flags: str) -> PtyApp:
     reply = tmp_path / "reply.txt"
     reply.write_text("PONG-42 " * 3)
-    return PtyApp(["-m", "tests.fake_app_main", str(tmp_path), str(reply), *flags], 100, 30,
+    return PtyApp(["-m", "tests.support.fake_app_main", str(tmp_path), str(reply), *flags], 100, 30,
                   cwd=REPO, env={"XDG_STATE_HOME": str(tmp_path / "state")})
 
 

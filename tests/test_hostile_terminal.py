@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.gguf_fixtures import write_tiny_llama
-from tests.pty_app import PtyApp
+from tests.support.gguf import write_tiny_llama
+from tests.support.pty_app import PtyApp
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parent.parent
@@ -62,7 +62,7 @@ def test_hostile_output_names_and_metadata_with_the_fake_backend(tmp_path: Path)
                      "[@click=app.quit]not an action[/]", encoding="utf-8")
     extra = tmp_path / "extra.toml"
     extra.write_text(f'[models."{slashed}"]\nn_ctx = 512\n')
-    app = PtyApp(["-m", "tests.fake_app_main", str(tmp_path), str(reply), str(extra)],
+    app = PtyApp(["-m", "tests.support.fake_app_main", str(tmp_path), str(reply), str(extra)],
                  110, 32, cwd=REPO)
     try:
         assert app.wait_for_output(b"ready", 30), app.output[-2000:]

@@ -23,7 +23,7 @@ from pychat.engine.models import (
     resolve_model,
 )
 from pychat.errors import ModelError
-from tests.gguf_fixtures import TinySpec, write_tiny_llama
+from tests.support.gguf import TinySpec, write_tiny_llama
 
 MiB = 1024 * 1024
 
@@ -141,7 +141,7 @@ def test_listing_twenty_models_is_fast_with_the_cache(tmp_path: Path) -> None:
     infos = [again.info(p) for p in discover_models(folder)]
     elapsed = time.perf_counter() - started
     assert len(infos) == 20 and all(i.ok for i in infos)
-    assert again._dirty is False  # every entry came from the cache file
+    assert not again.changed  # every entry came from the cache file
     print(f"20 models listed from the cache in {elapsed * 1000:.1f} ms")
 
 

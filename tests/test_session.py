@@ -24,9 +24,9 @@ from pychat.session.events import (
     VramSampled,
     WorkerFailed,
 )
-from tests.fakes.backend import FakeBackend
-from tests.fakes.pynvml import FakeGpu, FakeNvml
-from tests.session_helpers import Recorder, fake_session
+from tests.support.fake_backend import FakeBackend
+from tests.support.fake_nvml import FakeGpu, FakeNvml
+from tests.support.session import Recorder, fake_session
 
 UNEXPECTED = [RuntimeError("boom"), MemoryError(), KeyError("gone")]
 UNEXPECTED_IDS = ["RuntimeError", "MemoryError", "KeyError"]

@@ -9,8 +9,11 @@ import sqlite3
 import time
 from pathlib import Path
 
+import pytest
+
 from pychat.errors import GenerationError
 from pychat.session import ChatSession
+from pychat.session import recorder as recorder_module
 from pychat.session.events import (
     ContextStart,
     Event,
@@ -20,8 +23,8 @@ from pychat.session.events import (
     StateChanged,
     TextReceived,
 )
-from tests.fakes.backend import FakeBackend
-from tests.session_helpers import Recorder, fake_session
+from tests.support.fake_backend import FakeBackend
+from tests.support.session import Recorder, fake_session
 
 HISTORY = 'history_file = "history.sqlite3"\n'
 LONG_REPLY = " ".join(f"word{n}" for n in range(60))
@@ -61,8 +64,10 @@ def test_the_message_is_saved_before_its_reply_starts(tmp_path: Path) -> None:
     session.shutdown()
 
 
-def test_a_streaming_reply_is_saved_while_it_streams(tmp_path: Path) -> None:
-    backend = FakeBackend(reply=LONG_REPLY, tokens_per_second=20)  # about 3 s
+def test_a_streaming_reply_is_saved_while_it_streams(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(recorder_module, "SAVE_SECONDS", 0.2)  # saved every 0.2 s, not 1 s
+    backend = FakeBackend(reply=LONG_REPLY, tokens_per_second=100)  # about 0.6 s
     session, recorder = started(tmp_path, backend)
     session.send("Count for me")
     partial: list[str] = []
@@ -71,7 +76,7 @@ def test_a_streaming_reply_is_saved_while_it_streams(tmp_path: Path) -> None:
         rows = [r for r in saved_rows(tmp_path) if r[1] == "assistant"]
         if rows and rows[0][3] == "streaming" and rows[0][2]:
             partial.append(rows[0][2])
-        time.sleep(0.1)
+        time.sleep(0.02)
     recorder.wait_for(ReplyFinished)
     # Seen part-written, then growing, before the reply ended.
     assert partial and LONG_REPLY.startswith(partial[0]) and partial[0] != LONG_REPLY

@@ -90,11 +90,20 @@ def test_versions_are_kept_and_paged(tmp_path: Path) -> None:
     store.close()
 
 
-@pytest.mark.parametrize("typed", ['"', "AND", "NOT tram", "tr*", "(", "col:x", "-", "'); --"])
-def test_search_treats_typed_text_as_words(tmp_path: Path, typed: str) -> None:
+@pytest.mark.parametrize(("typed", "found"), [
+    ('"', ""), ("AND", ""), ("NOT tram", ""), ("tr*", "both"), ("(", ""), ("col:x", ""),
+    ("-", ""), ("'); --", ""), ("tram", "tram"), ("CASTLE", "tram"), ("goes tra", "tram"),
+    ("transport", "other")])
+def test_search_treats_typed_text_as_words(tmp_path: Path, typed: str, found: str) -> None:
+    """FTS5 syntax typed in the box is searched for as words, never parsed: no error,
+    "NOT tram" looks for both words instead of excluding one, and "tr*" is the prefix
+    "tr" (punctuation is not part of a word)."""
     store = opened(tmp_path / "h.sqlite3")
-    chat_with(store, "Which tram goes to the castle?", "Tram 28.")
-    store.search(typed)  # never an FTS5 syntax error
+    tram = chat_with(store, "Which tram goes to the castle?", "Tram 28.")
+    other = store.new_chat("Another", "one.gguf", {})
+    store.add_message(other, 0, "user", "Nothing about transport here", "ok")
+    expected = {"": set(), "tram": {tram}, "other": {other}, "both": {tram, other}}[found]
+    assert {c.id for c in store.search(typed)} == expected
     store.close()
 
 

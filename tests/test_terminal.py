@@ -14,7 +14,7 @@ import pyte
 import pytest
 
 from pychat.ui.terminal import ScreenDiff
-from tests.test_tmux import Tmux
+from tests.support.tmux import Tmux
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -80,7 +80,7 @@ def test_real_session_output_renders_the_same_with_and_without_the_filter(
     config.write_text('[sampling]\nmax_tokens = 70\nseed = 3\n')
     # The reply is always max_tokens long (end of turn ignored), whatever this CPU samples:
     # the bytes saved depend on how much streams.
-    env = (f"TEXTUAL_DRIVER=tests.recording_driver:RecordingDriver PYCHAT_RECORD={record} "
+    env = (f"TEXTUAL_DRIVER=tests.support.recording_driver:RecordingDriver PYCHAT_RECORD={record} "
            f"PYTHONPATH={REPO} PYCHAT_BENCH_IGNORE_EOS=1")
     exit_file = tmp_path / "exit-code"
     tmux = Tmux(f"cd {tmp_path} && env {env} {sys.executable} -m pychat --config {config};"

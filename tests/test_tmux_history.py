@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_tmux import Tmux, pytestmark  # noqa: F401 - slow, and needs tmux
+from tests.support.tmux import TMUX_TESTS, Tmux
+
+pytestmark = TMUX_TESTS
 
 READY = "│ ready"
 

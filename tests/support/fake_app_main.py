@@ -1,9 +1,9 @@
 """Runs the real TUI over the FakeBackend, for tests that look at the bytes in a pty.
 
-    python -m tests.fake_app_main ROOT REPLY_FILE [CONFIG_FILE] [--no-quit] [--stuck-load]
+    python -m tests.support.fake_app_main ROOT REPLY_FILE [CONFIG_FILE] [--no-quit] [--stuck-load]
         [--crash-on-send]
 
-ROOT gets a config and a models folder (see ``session_helpers.fake_session``); the fake
+ROOT gets a config and a models folder (see ``support.session.fake_session``); the fake
 model answers every message with the text in REPLY_FILE; CONFIG_FILE, if given, is added
 to the config. SIGUSR1 sends "ping" as if typed (the key fuzz checks the app still
 answers without depending on where its keys left the focus). --no-quit leaves Quit out of
@@ -28,8 +28,8 @@ from textual.screen import Screen
 from pychat.app import PyChatApp, Startup, run_app
 from pychat.errors import Refused
 from pychat.ui.main_screen import MainScreen
-from tests.fakes.backend import FakeBackend
-from tests.session_helpers import fake_session
+from tests.support.fake_backend import FakeBackend
+from tests.support.session import fake_session
 
 
 class NoQuitApp(PyChatApp):

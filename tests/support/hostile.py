@@ -11,7 +11,7 @@ import struct
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.gguf_fixtures import TinySpec, write_tiny_llama, write_truncated
+from tests.support.gguf import TinySpec, write_tiny_llama, write_truncated
 
 U32, I32, U64, STRING, ARRAY = 4, 5, 10, 8, 9
 

@@ -1,6 +1,6 @@
 """A Textual driver that records every write, unfiltered, for tests/test_terminal.py.
 
-Selected with TEXTUAL_DRIVER=tests.recording_driver:RecordingDriver; the file named by
+Selected with TEXTUAL_DRIVER=tests.support.recording_driver:RecordingDriver; the file named by
 $PYCHAT_RECORD gets one JSON line per write: the terminal size then and the data.
 """
 

@@ -14,8 +14,8 @@ from pychat.gpu import GpuMonitor
 from pychat.library import ModelLibrary
 from pychat.session import ChatSession
 from pychat.session.events import Event
-from tests.fakes.backend import FakeBackend, fake_model_file
-from tests.fakes.pynvml import FakeNvml
+from tests.support.fake_backend import FakeBackend, fake_model_file
+from tests.support.fake_nvml import FakeNvml
 
 E = TypeVar("E", bound=Event)
 

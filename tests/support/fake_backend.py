@@ -43,8 +43,6 @@ class FakeBackend:
         self.reply = reply
         self.tokens_per_second = tokens_per_second
         self.n_layer = n_layer
-        self.show_debug = False
-        self.ignore_eos = False
         self.quiet = False
         self.offload = False
         """What ``can_offload`` answers."""

@@ -1,0 +1,108 @@
+"""The command table drives the bindings, the palette, F1 and the README; remaps show
+everywhere; key names are checked against the names Textual delivers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.command import CommandList
+from textual.keys import Keys
+from textual.widgets import Input
+
+from pychat.app import PyChatApp
+from pychat.commands import (
+    COMMANDS,
+    NAMED_KEYS,
+    check_keymap,
+    key_problem,
+    key_table,
+)
+from pychat.ui.chats_screen import ChatsScreen
+from pychat.ui.dialogs import AskText, Confirm
+from pychat.ui.help_screen import HelpScreen
+from pychat.ui.main_screen import MainScreen
+from pychat.ui.modals import GuardedCommandPalette
+from pychat.ui.picker import ModelPicker
+from pychat.ui.prompt_input import PromptInput
+from pychat.ui.settings_screen import SettingsScreen
+from tests.support.app import SIZE, fake_app, ready, wait_for
+
+REPO = Path(__file__).resolve().parent.parent
+NODES = {"app": PyChatApp, "chat": MainScreen, "prompt": PromptInput, "picker": ModelPicker,
+         "help": HelpScreen, "chats": ChatsScreen, "settings": SettingsScreen, "ask": AskText,
+         "confirm": Confirm}
+
+
+@pytest.mark.parametrize("command", COMMANDS.values(), ids=list(COMMANDS))
+def test_every_command_has_its_action_where_it_acts(command) -> None:  # type: ignore[no-untyped-def]
+    node = NODES[command.scope]
+    name = command.action.split("(")[0]
+    assert callable(getattr(node, f"action_{name}", None)), f"{node.__name__}.action_{name}"
+    assert command.help.endswith("."), command.id
+    assert not key_problem(command.keys.split(",")[0]), command.id
+
+
+def test_the_binding_of_every_scope_comes_from_the_table() -> None:
+    for scope, node in NODES.items():
+        ids = [b.id for b in node.BINDINGS if not isinstance(b, tuple)]
+        assert ids == [c.id for c in COMMANDS.values() if c.scope == scope], scope
+
+
+def test_the_readme_holds_the_key_table() -> None:
+    readme = (REPO / "README.md").read_text()
+    assert key_table() in readme, "run `python -m pychat.commands` and paste it into README"
+
+
+def test_named_keys_are_names_textual_delivers() -> None:
+    delivered = {key.value for key in Keys}
+    assert delivered >= NAMED_KEYS
+
+
+@pytest.mark.parametrize(("keys", "problem"), [
+    ("ctrl+shift+banana", "'banana' is not a key name"),
+    ("ctlr+s", "'ctlr' is not a modifier"),
+    ("ctrl+ctrl+s", "a modifier is named twice"),
+    ("ctrl+!", "write '!' by its name"),
+    ("f25", "'f25' is not a key name"),
+    (" , ", "no key given"),
+])
+def test_a_key_name_no_terminal_sends_is_refused_with_why(keys: str, problem: str) -> None:
+    accepted, problems = check_keymap({"chat.stop": keys})
+    assert accepted == {}
+    assert len(problems) == 1 and problem in problems[0], problems
+
+
+@pytest.mark.parametrize("keys", ["f12", "ctrl+shift+up", "alt+x", "ctrl+exclamation_mark",
+                                  "alt+e,f12", "CTRL+S"])
+def test_real_key_names_are_accepted(keys: str) -> None:
+    command = "chat.export"
+    accepted, problems = check_keymap({command: keys})
+    assert problems == [] and accepted == {command: keys.lower()}
+
+
+async def test_a_remapped_key_shows_in_the_palette_footer_and_help(tmp_path: Path) -> None:
+    app = fake_app(tmp_path, config='[keys]\n"chat.models" = "f10"\n"chat.chats" = "f9"\n')
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: ready(app))
+        await pilot.press("ctrl+p")
+        await wait_for(pilot, lambda: isinstance(app.screen, GuardedCommandPalette))
+        palette = app.screen
+        palette.query_one(Input).value = "Models"
+        commands = palette.query_one(CommandList)
+        await wait_for(pilot, lambda: commands.option_count > 0)
+        shown = [str(commands.get_option_at_index(i).prompt)
+                 for i in range(commands.option_count)]
+        assert any("Models" in text and "(F10)" in text for text in shown), shown
+        assert not any("ctrl+o" in text for text in shown)
+        # The palette runs the command: the picker opens.
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ModelPicker))
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is app.main_screen)
+        keys = {b.binding.id: b.binding.key for b in app.main_screen.active_bindings.values()}
+        assert keys["chat.models"] == "f10" and keys["chat.chats"] == "f9"
+        await pilot.press("f1")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+        text = str(app.screen.query_one("Static").render())
+        assert "f10" in text.split("[chat.models]")[0].splitlines()[-1]
