@@ -25,9 +25,10 @@ run: $(STAMP)
 test: lint
 	$(PY) -m pytest -q -rfEs --durations=10
 
-# What to run while editing: no real model, no terminal (about a minute).
+# What to run while editing: no real model, no terminal, in parallel (under 20 s on
+# 2 cores).
 test-fast: $(STAMP)
-	$(PY) -m pytest -q -m "not slow" --durations=10
+	$(PY) -m pytest -q -m "not slow" -n auto --durations=10
 
 lint: $(STAMP)
 	$(PY) -m ruff check pychat tests bench

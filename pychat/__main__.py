@@ -139,8 +139,8 @@ def run_tui(args: argparse.Namespace) -> int:
     path = library.startup_model(getattr(args, "model", None))  # a missing one: no UI
     from pychat.app import PyChatApp, Startup, run_app
 
-    session = create_session(loaded, library=library, system_prompt=_system_prompt(args))
-    session.backend.show_debug = getattr(args, "debug", False)
+    session = create_session(loaded, library=library, system_prompt=_system_prompt(args),
+                             debug=getattr(args, "debug", False))
     return run_app(PyChatApp(session, Startup(path, _overrides(args))))
 
 

@@ -168,6 +168,28 @@ PUNCTUATION_NAMES = frozenset({
 checks this list against Textual's own)."""
 
 
+TEXT_BOX_KEYS = {
+    "backspace": "deletes", "delete": "deletes", "ctrl+backspace": "deletes a word",
+    "alt+backspace": "deletes a word", "alt+delete": "deletes a word",
+    "super+backspace": "deletes the line start", "ctrl+w": "deletes a word",
+    "ctrl+d": "deletes", "ctrl+k": "deletes to the line end", "ctrl+shift+k": "deletes the line",
+    "ctrl+u": "deletes to the line start", "ctrl+a": "goes to the line start",
+    "ctrl+e": "goes to the line end", "ctrl+shift+a": "selects all", "f6": "selects the line",
+    "f7": "selects all", "ctrl+c": "copies", "super+c": "copies", "ctrl+x": "cuts",
+    "super+x": "cuts", "ctrl+v": "pastes", "ctrl+z": "undoes", "super+z": "undoes",
+    "ctrl+y": "redoes", "super+y": "redoes", "home": "goes to the line start",
+    "end": "goes to the line end", "left": "moves the cursor", "right": "moves the cursor",
+    "up": "moves the cursor", "down": "moves the cursor", "ctrl+left": "moves by a word",
+    "ctrl+right": "moves by a word", "ctrl+shift+left": "selects a word",
+    "ctrl+shift+right": "selects a word", "shift+left": "selects", "shift+right": "selects",
+    "shift+up": "selects", "shift+down": "selects", "shift+home": "selects",
+    "shift+end": "selects", "pageup": "moves a page", "pagedown": "moves a page",
+    "enter": "submits"}
+"""Keys Textual's text boxes (the message box, the fields) act on themselves while they
+have focus: a command remapped onto one would never run while the user types
+(``tests/test_commands.py`` checks this list against Textual's own bindings)."""
+
+
 def key_problem(key: str) -> str:
     """Why ``key`` is not a key a terminal can send as Textual names it ("" when it is):
     modifiers joined by "+" to one key, "ctrl+shift+up", "f6", "alt+x", "exclamation_mark"."""
@@ -210,9 +232,15 @@ def check_keymap(keymap: dict[str, str]) -> tuple[dict[str, str], list[str]]:
             problems.append(f"unknown binding id '{command_id}' (F1 lists them all)")
             continue
         bad = next(((key, why) for key in split_keys(keys) if (why := key_problem(key))),
-                   None)
+                   None if split_keys(keys) else ("", "no key given"))
         if bad is not None:
             problems.append(f"{command_id} = \"{keys}\": {bad[1]}")
+            continue
+        taken = [key for key in split_keys(keys) if key in TEXT_BOX_KEYS]
+        if taken and command.scope in TYPING_SCOPES - {"prompt"} and not command.priority:
+            problems.append(f"{command_id} = \"{keys}\": in a text box '{taken[0]}' "
+                            f"{TEXT_BOX_KEYS[taken[0]]}, so the action would not run while "
+                            "you type; use another key")
             continue
         typed = [key for key in split_keys(keys) if types_text(key)]
         if typed and command.scope in TYPING_SCOPES:

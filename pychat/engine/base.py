@@ -119,10 +119,6 @@ class Backend(Protocol):
 
     reports_vram: bool
     """True when the VRAM a loaded model takes can be measured (a local GPU backend)."""
-    show_debug: bool
-    """Pass the engine's debug lines to the log callback too."""
-    ignore_eos: bool
-    """Benchmarks only: generate until ``max_tokens`` whatever the model's end of turn."""
 
     @property
     def can_offload(self) -> bool:

@@ -44,7 +44,6 @@ from pychat.engine.context import fit_messages, reply_reserve
 from pychat.engine.formats import StopMatcher, named_formatter
 from pychat.errors import GenerationError, ModelError
 from pychat.files import file_problem, open_regular
-from pychat.instrument import ignore_eos_requested
 from pychat.text import inert_line
 
 GGUF_MAGIC = b"GGUF"
@@ -98,12 +97,14 @@ def turn_end_tokens(llm: Any) -> list[int]:
             or llama_cpp.llama_vocab_get_attr(vocab, token) & _CONTROL_ATTR]
 
 
-def _suppressing(tokens: list[int]) -> Any:
-    """A logits processor that makes ``tokens`` impossible to sample."""
+def turn_end_suppressor(llm: Any) -> Any:
+    """A logits processor that makes every token ending or starting a turn in ``llm``'s
+    vocabulary impossible to sample: the reply goes on as one reply until max_tokens
+    (benchmarks; a raw loop in ``bench/`` uses the same one)."""
     import numpy as np
     from llama_cpp import LogitsProcessorList
 
-    ids = np.array(tokens, dtype=np.intc)
+    ids = np.array(turn_end_tokens(llm), dtype=np.intc)
 
     def suppress(_input_ids: Any, scores: Any) -> Any:
         scores[ids] = -np.inf
@@ -128,17 +129,18 @@ class LlamaBackend:
 
     reports_vram = True
 
-    def __init__(self, log: LogCallback | None = None, *, quiet: bool = False) -> None:
+    def __init__(self, log: LogCallback | None = None, *, quiet: bool = False,
+                 show_debug: bool = False, ignore_eos: bool = False) -> None:
         self._log_callback = log or (lambda level, line: None)
         self.quiet = quiet
         """No screen paints on fd 1 and 2 (``pychat ask``): llama-cpp-python's
         ``verbose=False`` may point them at /dev/null during a load. In the TUI that would
         blank the screen, so there verbose stays on and its prints reach Textual's print
         capture, which the app routes to the log pane."""
-        self.show_debug = False
+        self.show_debug = show_debug
         """Pass llama.cpp's debug lines on too (``pychat --debug``): a load logs ~1200
         of them, and handing each to the UI slowed loads in the app by half."""
-        self.ignore_eos = ignore_eos_requested()
+        self.ignore_eos = ignore_eos
         """Benchmarks only: generate until max_tokens; the tokens that end or start a turn
         are suppressed, so the reply goes on as one reply."""
         self._lock = threading.RLock()
@@ -273,7 +275,7 @@ class LlamaBackend:
         """Benchmarks only: the processor that keeps a reply going, built once per model
         (scanning a 262k-token vocabulary takes ~0.3 s)."""
         if self._suppressor is None:
-            self._suppressor = _suppressing(turn_end_tokens(self._llm))
+            self._suppressor = turn_end_suppressor(self._llm)
         return self._suppressor
 
     def _load_failure(self, spec: LoadSpec, exc: Exception) -> str:

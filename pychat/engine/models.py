@@ -220,6 +220,12 @@ class ModelCatalog:
             self._entries = {}  # a missing or damaged cache is simply rebuilt
             self._dirty = True
 
+    @property
+    def changed(self) -> bool:
+        """True when a file was read since the cache file was read or written (a save
+        would write something)."""
+        return self._dirty
+
     def save(self) -> None:
         """Write the cache file if anything changed (best effort; newest entries kept)."""
         if self.cache_file is None or not self._dirty:

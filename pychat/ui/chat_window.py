@@ -64,6 +64,7 @@ class TurnWindow(VerticalScroll):
         self._start = self._end = 0
         self._earlier = Static("", classes="more", markup=False)
         self._later = Static("", classes="more", markup=False)
+        self._hints = ("", "")
 
     def compose(self) -> ComposeResult:
         yield self._earlier
@@ -77,6 +78,17 @@ class TurnWindow(VerticalScroll):
     def mounted(self) -> int:
         """How many turns have widgets now."""
         return len(self._shown)
+
+    @property
+    def window(self) -> tuple[int, int]:
+        """The positions that have widgets: from the first to one past the last."""
+        return self._start, self._end
+
+    @property
+    def hints(self) -> tuple[str, str]:
+        """The lines above and below the window saying how many turns are not shown ("" when
+        none are)."""
+        return self._hints
 
     def _widget(self, position: int) -> Widget:
         """A new widget for the entry at ``position`` (the pane decides which)."""
@@ -105,12 +117,12 @@ class TurnWindow(VerticalScroll):
 
     def _update_hints(self) -> None:
         earlier, later = self._start, len(self.entries) - self._end
-        self._earlier.update(f"▲ {earlier:,} earlier messages · PageUp at the top shows more"
-                             if earlier else "")
-        self._earlier.display = bool(earlier)
-        self._later.update(f"▼ {later:,} later messages · PageDown at the bottom shows more"
-                           if later else "")
-        self._later.display = bool(later)
+        self._hints = (
+            f"▲ {earlier:,} earlier messages · PageUp at the top shows more" if earlier else "",
+            f"▼ {later:,} later messages · PageDown at the bottom shows more" if later else "")
+        for widget, hint in zip((self._earlier, self._later), self._hints, strict=True):
+            widget.update(hint)
+            widget.display = bool(hint)
 
     async def _show_tail(self) -> None:
         """Mount the newest ``WINDOW`` turns only (after a chat opens, or to come back to

@@ -1,0 +1,1 @@
+"""`make bench`: the benchmark sections and their runner (see run.py)."""
