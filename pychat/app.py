@@ -87,12 +87,13 @@ class PyChatApp(App[None]):
 
     def get_driver_class(self) -> type[Driver]:
         """On POSIX terminals, a driver that sends only the screen pieces that changed
-        (``PYCHAT_FULL_FRAMES=1`` turns that off; ``TEXTUAL_DRIVER`` still wins)."""
-        if sys.platform == "win32" or constants.DRIVER or os.environ.get("PYCHAT_FULL_FRAMES"):
+        (``PYCHAT_FULL_FRAMES=1`` sends whole frames) and takes typed bursts as text;
+        ``TEXTUAL_DRIVER`` still wins."""
+        if sys.platform == "win32" or constants.DRIVER:
             return super().get_driver_class()
-        from pychat.ui.terminal import DiffingDriver
+        from pychat.ui.terminal import DiffingDriver, TypingDriver
 
-        return DiffingDriver
+        return TypingDriver if os.environ.get("PYCHAT_FULL_FRAMES") else DiffingDriver
 
     def on_mount(self) -> None:
         self.push_screen(self.main_screen)

@@ -142,10 +142,14 @@ def ask(loaded: LoadedConfig, argument: str, *, model: str | None, overrides: Ov
             session.open_chat(chat_id)
             _until(events, (ChatOpened,), interrupted)
         session.send(prompt)
+        # A reply that was written ends with a newline, whatever ends it; with nothing
+        # written, nothing is (``> file`` must not keep a 1-byte file after a failure).
+        wrote = False
         while True:
             if interrupted.is_set():
                 session.stop()
-                out.write("\n")
+                if wrote:
+                    out.write("\n")
                 return INTERRUPTED
             try:
                 event = events.get(timeout=0.1)
@@ -153,6 +157,7 @@ def ask(loaded: LoadedConfig, argument: str, *, model: str | None, overrides: Ov
                 continue
             if isinstance(event, TextReceived):
                 out.write(event.text)
+                wrote = wrote or bool(event.text)
             elif isinstance(event, ModelLoadFailed):
                 raise _Exit(1, event.message)
             elif isinstance(event, WorkerFailed) and debug:
@@ -161,7 +166,8 @@ def ask(loaded: LoadedConfig, argument: str, *, model: str | None, overrides: Ov
                 _warn(event)
             elif isinstance(event, ReplyFinished):
                 break
-        out.write("\n")
+        if wrote or not event.error:
+            out.write("\n")
         if event.error:
             raise _Exit(1, event.error)
     except _Exit as exc:

@@ -87,12 +87,6 @@ class Config:
     presets: dict[str, str] = _opt(None, "Named system prompts offered in a chat's settings "
                                    "(ctrl+g): name = \"prompt\".", factory=dict)
 
-    def model_settings(self, model_name: str) -> ModelSettings:
-        """Settings for a model file name, falling back to the built-in defaults."""
-        if model_name in self.models:
-            return self.models[model_name]
-        return default_model_settings(model_name)
-
 
 DEMO_MODEL_NAME = "gemma-3-270m-q4_k_m.gguf"
 DEFAULT_MODEL_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -206,6 +200,13 @@ class LoadedConfig:
     """Problems with single settings that were left out (refused key remaps)."""
     unreadable: bool = False
     """The file could not be read at all (not merely invalid)."""
+    written: dict[str, set[str]] = field(default_factory=dict)
+    """The keys the user wrote, by table ("" for the top level, "models.NAME" for a
+    model's): a value the user wrote wins over PyChat's built-in default for that model."""
+
+    def wrote(self, table: str, key: str) -> bool:
+        """True when the file sets ``key`` in ``table`` ("" = the top level)."""
+        return key in self.written.get(table, set())
 
     @property
     def writable(self) -> bool:
@@ -261,7 +262,15 @@ def load_config(path: Path) -> LoadedConfig:
         return failed(f"{where}: values nested too deeply to read")
     if errors:
         return LoadedConfig(Config(), path, True, errors, warnings)
-    return LoadedConfig(config, path, True, warnings=warnings)
+    return LoadedConfig(config, path, True, warnings=warnings, written=written_keys(raw))
+
+
+def written_keys(raw: dict[str, Any]) -> dict[str, set[str]]:
+    """The keys a valid parsed file sets, by table (see ``LoadedConfig.written``)."""
+    written = {"": {k for k in raw if k not in TABLES}}
+    for name, table in (raw.get("models") or {}).items():
+        written[f"models.{name}"] = set(table)
+    return written
 
 
 def _number(value: float | None) -> str:

@@ -40,8 +40,12 @@ from pychat.files import read_only, read_regular
 from pychat.text import inert_line
 
 
-def config_to_dict(config: Config) -> dict[str, Any]:
-    """The TOML document for ``config`` (every key written, so the file documents itself)."""
+def config_to_dict(loaded: LoadedConfig) -> dict[str, Any]:
+    """The TOML document for a new config file: every top-level and sampling key (so the
+    file documents itself), and of each model's table only what the user chose — a
+    model's built-in defaults (SmolLM2's own system prompt, Gemma's chat format) stay
+    PyChat's, so they never pass for the user's words."""
+    config = loaded.config
     doc = {f.name: getattr(config, f.name) for f in dataclasses.fields(Config)
            if f.name not in TABLES}
     doc["sampling"] = dataclasses.asdict(config.sampling)
@@ -50,8 +54,17 @@ def config_to_dict(config: Config) -> dict[str, Any]:
     if config.presets:
         doc["presets"] = dict(config.presets)
     if config.models:
-        doc["models"] = {name: dataclasses.asdict(s) for name, s in config.models.items()}
+        doc["models"] = {name: model_table(loaded, name, settings)
+                         for name, settings in config.models.items()}
     return doc
+
+
+def model_table(loaded: LoadedConfig, name: str, settings: ModelSettings) -> dict[str, Any]:
+    """The keys of ``[models."name"]`` the user chose (all of them for a table PyChat
+    does not know the origin of)."""
+    values = dataclasses.asdict(settings)
+    written = loaded.written.get(f"models.{name}")
+    return values if written is None else {k: v for k, v in values.items() if k in written}
 
 
 def save_model_settings(loaded: LoadedConfig, key: str, settings: ModelSettings) -> None:
@@ -62,7 +75,7 @@ def save_model_settings(loaded: LoadedConfig, key: str, settings: ModelSettings)
         entry = models.get(key)
         if entry is None:
             entry = tomlkit.table()
-            for name, value in dataclasses.asdict(settings).items():
+            for name, value in model_table(loaded, key, settings).items():
                 entry[name] = value
             models[key] = entry
         else:
@@ -70,7 +83,7 @@ def save_model_settings(loaded: LoadedConfig, key: str, settings: ModelSettings)
             entry["n_ctx"] = settings.n_ctx
 
     def fresh(doc: dict[str, Any]) -> None:
-        doc.setdefault("models", {})[key] = dataclasses.asdict(settings)
+        doc.setdefault("models", {})[key] = model_table(loaded, key, settings)
 
     _update(loaded, f"the settings for {inert_line(key)} were not saved", edit, fresh)
 
@@ -115,7 +128,7 @@ def _update(loaded: LoadedConfig, not_saved: str, edit: Any, fresh: Any) -> None
         edit(doc)
         data = tomlkit.dumps(doc)
     else:
-        fresh_doc = config_to_dict(loaded.config)
+        fresh_doc = config_to_dict(loaded)
         fresh_doc["models_dir"] = str(loaded.models_dir())  # it was relative to the old folder
         fresh(fresh_doc)
         data = tomli_w.dumps(fresh_doc)

@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pychat.config import AUTO, LoadedConfig, ModelSettings
+from pychat.config import AUTO, LoadedConfig, ModelSettings, default_model_settings
 from pychat.config_writer import save_model_settings
 from pychat.engine.base import LoadSpec
 from pychat.engine.embedded import EMBEDDED, default_embedded, embedded_for
@@ -165,17 +165,39 @@ class ModelLibrary:
         embedded = embedded_for(path)
         return embedded.ensure() if embedded is not None else path
 
+    def _table_of(self, path: Path) -> str:
+        """The config's key for a model: its full path for a file outside the models
+        folder that the config names that way, else its file name."""
+        return str(path) if str(path) in self.loaded.config.models else path.name
+
     def settings_for(self, path: Path) -> ModelSettings:
-        """Saved settings for a model (by file name, or by full path for outside files)."""
-        config = self.loaded.config
-        if str(path) in config.models:
-            return config.models[str(path)]
-        return config.model_settings(path.name)
+        """A model's settings: what the user wrote for it, over PyChat's built-in
+        defaults for that model."""
+        key = self._table_of(path)
+        builtin = default_model_settings(path.name)
+        user = self.loaded.config.models.get(key)
+        if user is None:
+            return builtin
+        written = self.loaded.written.get(f"models.{key}")
+        if written is None:  # a table made in memory: all of it is the user's
+            return user
+        return dataclasses.replace(builtin, **{name: getattr(user, name) for name in written
+                                               if hasattr(user, name)})
 
     def system_prompt_for(self, path: Path) -> str:
-        """The system prompt a new chat with ``path`` starts with: the model's own, else
-        the top-level one."""
-        return self.settings_for(path).system_prompt or self.loaded.config.system_prompt
+        """The system prompt a new chat with ``path`` starts with. The user's words win
+        over PyChat's defaults: the model's own prompt as the user wrote it, then the
+        user's top-level one (even "": none), then PyChat's built-in prompt for that model,
+        then the global default."""
+        key = self._table_of(path)
+        if self.loaded.wrote(f"models.{key}", "system_prompt"):
+            own = self.loaded.config.models[key].system_prompt
+            if own:
+                return own
+        if self.loaded.wrote("", "system_prompt"):
+            return self.loaded.config.system_prompt
+        return default_model_settings(path.name).system_prompt or \
+            self.loaded.config.system_prompt
 
     def choice_for(self, path: Path, overrides: Overrides = NO_OVERRIDES) -> Choice:
         """The gpu_layers and n_ctx a load of ``path`` uses: overrides, else saved ones."""
@@ -206,4 +228,6 @@ class ModelLibrary:
         settings = dataclasses.replace(self.settings_for(path), gpu_layers=gpu_layers,
                                        n_ctx=n_ctx)
         self.loaded.config.models[key] = settings
+        written = self.loaded.written.setdefault(f"models.{key}", set())
+        written |= {"gpu_layers", "n_ctx"}
         save_model_settings(self.loaded, key, settings)

@@ -85,7 +85,10 @@ async def test_switch_real_models_in_the_picker(write_config: Callable[[str], Pa
         assert saved["models"]["tiny-mha.gguf"]["n_ctx"] == 512
         demo_saved = saved["models"][demo_model.name]
         assert (demo_saved["gpu_layers"], demo_saved["n_ctx"]) == (4, 1024)
-        assert demo_saved["chat_format"] == "gemma"
+        # Only the choice is written: the built-in "gemma" format stays PyChat's, and it
+        # is still the one in use.
+        assert "chat_format" not in demo_saved and "system_prompt" not in demo_saved
+        assert app.session.model.spec.chat_format == "gemma"
 
 
 async def test_a_corrupt_model_rolls_back_with_llama_cpps_reason(

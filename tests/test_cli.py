@@ -142,3 +142,32 @@ def test_ask_continue_adds_a_turn_to_a_kept_chat(smollm_model: Path, tmp_path: P
     assert listed.count("What is the capital") == 1  # one chat, not three
     missing = pychat("ask", "--continue", "42", "hello", cwd=tmp_path)
     assert missing.returncode == 1 and "there is no chat 42" in missing.stderr
+
+
+@pytest.mark.slow
+def test_ask_writes_nothing_when_the_message_cannot_fit(smollm_model: Path,
+                                                        tmp_path: Path) -> None:
+    """`> file` must not keep a 1-byte file: a failure writes nothing to stdout."""
+    config = tmp_path / "config.toml"
+    config.write_text(f'[models."{smollm_model.name}"]\nn_ctx = 128\n')
+    result = pychat("ask", "word " * 400, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith("pychat: The message needs") and \
+        result.stderr.count("\n") == 1
+
+
+@pytest.mark.slow
+def test_models_marks_an_unknown_architecture_unusable(tmp_path: Path) -> None:
+    from tests.support.gguf import write_tiny_llama, write_unknown_arch
+
+    (tmp_path / "models").mkdir()
+    write_unknown_arch(tmp_path / "models" / "alien.gguf")
+    write_tiny_llama(tmp_path / "models" / "tiny.gguf")
+    result = pychat("models", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    alien = lines.index("alien.gguf")
+    assert lines[alien + 2] == ("  unusable: unknown model architecture 'frobnicator': "
+                                "llama.cpp cannot run it")
+    assert "llama" in lines[lines.index("tiny.gguf") + 2]

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from textual.command import CommandList
 from textual.keys import Keys
+from textual.message import Message
 from textual.widgets import Input
 
 from pychat.app import PyChatApp
@@ -26,7 +27,18 @@ from pychat.ui.modals import GuardedCommandPalette
 from pychat.ui.picker import ModelPicker
 from pychat.ui.prompt_input import PromptInput
 from pychat.ui.settings_screen import SettingsScreen
-from tests.support.app import SIZE, fake_app, ready, wait_for
+from tests.support.app import (
+    SIZE,
+    fake_app,
+    idle,
+    note,
+    notifications,
+    ready,
+    replies,
+    type_and_send,
+    wait_for,
+)
+from tests.support.fake_backend import FakeBackend
 
 REPO = Path(__file__).resolve().parent.parent
 NODES = {"app": PyChatApp, "chat": MainScreen, "prompt": PromptInput, "picker": ModelPicker,
@@ -106,3 +118,21 @@ async def test_a_remapped_key_shows_in_the_palette_footer_and_help(tmp_path: Pat
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
         text = str(app.screen.query_one("Static").render())
         assert "f10" in text.split("[chat.models]")[0].splitlines()[-1]
+
+
+async def test_a_key_name_that_does_not_exist_is_told_and_the_default_stays(
+        tmp_path: Path) -> None:
+    """"ctrl+shift+banana" used to disable Stop without a word."""
+    backend = FakeBackend(reply="word " * 300, tokens_per_second=20)
+    app = fake_app(tmp_path, backend, config='[keys]\n"chat.stop" = "ctrl+shift+banana"\n')
+    seen: list[Message] = []
+    async with app.run_test(size=SIZE, message_hook=seen.append) as pilot:
+        await wait_for(pilot, lambda: ready(app))
+        told = [text for title, text in notifications(seen) if title == "A setting was left out"]
+        assert len(told) == 1 and "'banana' is not a key name" in told[0]
+        keys = {b.binding.id: b.binding.key for b in app.main_screen.active_bindings.values()}
+        assert keys["chat.stop"] == "escape"
+        await type_and_send(pilot, "Tell me a story")
+        await wait_for(pilot, lambda: bool(replies(app)) and len(replies(app)[0].text) > 5)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: idle(app) and "stopped" in note(replies(app)[0]))

@@ -60,3 +60,32 @@ async def test_data_bind_watchers_live_where_compat_looks_and_dead_ones_go() -> 
         assert compat.prune_dead_watchers(holder) >= 1
         assert not any(owner is bound for owner, _ in watchers["value"])
         assert compat.prune_dead_watchers(holder) == 0
+
+
+async def test_running_intervals_finds_a_repeating_timer_and_not_a_paused_one() -> None:
+    class Ticking(Static):
+        def on_mount(self) -> None:
+            self.ticker = self.set_interval(0.05, lambda: None, name="ticker")
+            self.set_interval(0.05, lambda: None, name="sleeper", pause=True)
+            self.set_timer(5, lambda: None, name="once")
+
+    class Probe(App[None]):
+        def compose(self) -> ComposeResult:
+            yield Ticking()
+
+    app = Probe()
+    async with app.run_test() as pilot:
+        await pilot.pause(0.1)
+        assert compat.running_intervals(app) == ["ticker on Ticking"]
+        app.query_one(Ticking).ticker.pause()
+        assert compat.running_intervals(app) == []
+
+
+def test_the_xterm_parser_turns_bytes_into_keys_and_pastes() -> None:
+    from textual import events
+
+    parser = compat.xterm_parser()
+    out = list(parser.feed("a\x1b[200~pasted\x1b[201~\r"))
+    assert [type(m).__name__ for m in out] == ["Key", "Paste", "Key"]
+    assert isinstance(out[1], events.Paste) and out[1].text == "pasted"
+    assert list(parser.tick()) == []

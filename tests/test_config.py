@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pychat.config import AUTO, Config, ModelSettings, load_config
+from pychat.config import AUTO, Config, LoadedConfig, ModelSettings, load_config
 from pychat.config_writer import config_to_dict, save_model_settings, write_toml_atomic
 from pychat.errors import ConfigError
 from pychat.locations import resolve_config_path, user_config_path
@@ -21,7 +21,8 @@ def test_shipped_config_is_valid_and_documents_every_key() -> None:
     loaded = load_config(REPO / "config.toml")
     assert loaded.errors == []
     readme = (REPO / "README.md").read_text()
-    doc = config_to_dict(Config(models={"x.gguf": ModelSettings()}))
+    doc = config_to_dict(LoadedConfig(Config(models={"x.gguf": ModelSettings()}),
+                                      REPO / "config.toml", exists=False))
     keys = [k for k in doc if not isinstance(doc[k], dict)]
     keys += list(doc["sampling"]) + list(doc["models"]["x.gguf"])
     missing = [key for key in keys if f"`{key}`" not in readme]

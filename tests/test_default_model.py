@@ -90,3 +90,70 @@ def test_a_fresh_start_shows_the_default_model_ready_and_it_answers(
         assert exit_file.read_text().strip() == "0"
     finally:
         tmux.close()
+
+
+PIRATE = "You are a pirate. Always answer in pirate speak and mention treasure."
+
+
+def ask_stats(folder: Path, config: str) -> tuple[int, str]:
+    """`pychat ask --stats` with the default model and ``config``: prompt tokens, reply."""
+    (folder / "config.toml").write_text(config + "[sampling]\ntemperature = 0.0\nseed = 1\n"
+                                        "max_tokens = 24\n")
+    result = subprocess.run([sys.executable, "-m", "pychat", "ask", "--stats",
+                             "Who are you?"], cwd=folder, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    return int(result.stderr.split("prompt ")[1].split()[0]), result.stdout
+
+
+def prompt_tokens(model: Path, system: str) -> int:
+    """What the real template makes of ``system`` and the question, in tokens."""
+    backend = LlamaBackend(quiet=True)
+    try:
+        backend.load(LoadSpec(model, n_ctx=2048))
+        messages: list[ChatMessage] = [{"role": "user", "content": "Who are you?"}]
+        if system:
+            messages.insert(0, {"role": "system", "content": system})
+        return backend.count_tokens(messages)
+    finally:
+        backend.shutdown()
+
+
+def test_the_users_top_level_prompt_reaches_the_default_model(smollm_model: Path,
+                                                               tmp_path: Path) -> None:
+    """SmolLM2's built-in prompt is PyChat's default; the user's own top-level prompt
+    (even "": none) wins over it, and the model's own table wins over both."""
+    from pychat.config import SMALL_MODEL_PROMPT
+
+    cases = {
+        "": SMALL_MODEL_PROMPT,
+        f'system_prompt = "{PIRATE}"\n': PIRATE,
+        'system_prompt = ""\n': "",
+        f'system_prompt = "{PIRATE}"\n[models."{SMOLLM2.file_name}"]\n'
+        'system_prompt = "You are a librarian."\n': "You are a librarian.",
+    }
+    for config, prompt in cases.items():
+        tokens, reply = ask_stats(tmp_path, config)
+        assert tokens == prompt_tokens(smollm_model, prompt), (config, reply)
+
+
+async def test_the_users_prompt_is_the_chats_in_the_app(smollm_model: Path,
+                                                        tmp_path: Path) -> None:
+    from pychat.app import PyChatApp, Startup
+    from pychat.session import create_session
+    from tests.support.app import SIZE, ready, wait_for
+
+    path = tmp_path / "config.toml"
+    path.write_text(f'system_prompt = "{PIRATE}"\n')
+    loaded = load_config(path)
+    session = create_session(loaded, flush_seconds=0.02)
+    app = PyChatApp(session, Startup(session.library.startup_model()))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: ready(app))
+        assert session.model is not None and session.model.spec.path == smollm_model
+        assert session.conversation.system_prompt == PIRATE
+        # The status line counts the prompt the next request sends: the pirate's.
+        expected = prompt_tokens(smollm_model, PIRATE) - prompt_tokens(smollm_model, "")
+        status = app.main_screen.status
+        await wait_for(pilot, lambda: status.budget.startswith("next "))
+        assert int(status.budget.split()[1].split("/")[0]) > expected

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+import tomllib
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from pychat.config import load_config
 from pychat.engine.fit import (
     SAFETY_MARGIN,
     auto_gpu_layers,
@@ -116,7 +118,12 @@ def test_unreadable_files_are_listed_with_a_reason(model_dir: Path) -> None:
     assert set(infos) == {"alien.gguf", "corrupt.gguf", "notes.gguf", "tiny-gqa.gguf",
                           "tiny-mha.gguf"}
     assert "missing GGUF signature" in infos["notes.gguf"].error
-    assert infos["tiny-gqa.gguf"].ok and infos["alien.gguf"].ok  # header fine, arch unknown
+    assert infos["tiny-gqa.gguf"].ok
+    # The header reads well, but llama.cpp would refuse the architecture: unusable, and why.
+    assert infos["alien.gguf"].error == ("unknown model architecture 'frobnicator': llama.cpp "
+                                         "cannot run it")
+    assert infos["alien.gguf"].n_layer == 1 and "unusable: unknown model architecture" in \
+        infos["alien.gguf"].describe()
     # The truncated copy keeps its header, but its tensor data does not fit in the file.
     size = (model_dir / "corrupt.gguf").stat().st_size
     assert f"truncated: {size} of {(model_dir / 'tiny-gqa.gguf').stat().st_size}" in \
@@ -158,8 +165,9 @@ def test_resolve_model_by_path_name_and_prefix(model_dir: Path) -> None:
     assert resolve_model(str(model_dir / "tiny-gqa.gguf"), model_dir, known).name == "tiny-gqa.gguf"
     assert resolve_model("tiny-mha", model_dir, known).name == "tiny-mha.gguf"
     assert resolve_model("ali", model_dir, known).name == "alien.gguf"
-    with pytest.raises(ModelError, match="several models"):
+    with pytest.raises(ModelError, match="several models") as info:
         resolve_model("tiny", model_dir, known)
+    assert f"tiny-gqa.gguf in {model_dir}" in info.value.message
     with pytest.raises(ModelError, match="Model not found: nope"):
         resolve_model("nope", model_dir, known)
 
@@ -173,3 +181,55 @@ def test_cache_answers_with_the_path_it_was_asked_by(tmp_path: Path) -> None:
     catalog.save()
     again = ModelCatalog(tmp_path / "cache.json")
     assert again.info(real).path == real and again.info(real).file_name == "real.gguf"
+
+
+def test_the_system_prompt_a_chat_starts_with_puts_the_users_words_first(
+        tmp_path: Path) -> None:
+    from pychat.config import DEFAULT_MODEL_NAME, SMALL_MODEL_PROMPT
+    from pychat.library import ModelLibrary
+
+    smol, other = tmp_path / DEFAULT_MODEL_NAME, tmp_path / "other.gguf"
+
+    def prompts(text: str) -> tuple[str, str]:
+        path = tmp_path / "config.toml"
+        path.write_text(text)
+        library = ModelLibrary(load_config(path), ModelCatalog())
+        return library.system_prompt_for(smol), library.system_prompt_for(other)
+
+    assert prompts("") == (SMALL_MODEL_PROMPT, "You are a helpful assistant.")
+    assert prompts('system_prompt = "Arr."\n') == ("Arr.", "Arr.")
+    assert prompts('system_prompt = ""\n') == ("", "")
+    assert prompts(f'system_prompt = "Arr."\n[models."{DEFAULT_MODEL_NAME}"]\n'
+                   'system_prompt = "Shh."\n') == ("Shh.", "Arr.")
+    # A table the user wrote for other settings keeps the built-in prompt.
+    assert prompts(f'[models."{DEFAULT_MODEL_NAME}"]\nn_ctx = 2048\n')[0] == SMALL_MODEL_PROMPT
+
+
+def test_remembering_a_models_choice_writes_only_the_choice(tmp_path: Path) -> None:
+    from pychat.config import DEFAULT_MODEL_NAME, SMALL_MODEL_PROMPT
+    from pychat.library import ModelLibrary
+
+    path = tmp_path / "config.toml"
+    path.write_text('system_prompt = "Arr."\n')
+    library = ModelLibrary(load_config(path), ModelCatalog())
+    smol = library.models_dir / DEFAULT_MODEL_NAME
+    library.remember(smol, (0, 2048))
+    table = tomllib.loads(path.read_text())["models"][DEFAULT_MODEL_NAME]
+    assert table == {"gpu_layers": 0, "n_ctx": 2048}
+    assert SMALL_MODEL_PROMPT not in path.read_text()
+    for again in (library, ModelLibrary(load_config(path), ModelCatalog())):
+        assert again.system_prompt_for(smol) == "Arr."
+        assert again.settings_for(smol).n_ctx == 2048
+
+
+def test_two_models_of_one_name_are_told_apart_by_where_they_are(tmp_path: Path) -> None:
+    """default_model pointing at a file named like an embedded model gave "matches several
+    models: a.gguf, a.gguf"."""
+    here, there = tmp_path / "models", tmp_path / "elsewhere"
+    here.mkdir()
+    there.mkdir()
+    known = [write_tiny_llama(folder / "same.gguf") for folder in (here, there)]
+    with pytest.raises(ModelError) as info:
+        resolve_model("sam", here, known + [known[0]])
+    assert info.value.message == (f"'sam' matches several models: same.gguf in {here}; "
+                                  f"same.gguf in {there}. Give the path of the one you mean.")

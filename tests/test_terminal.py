@@ -145,3 +145,53 @@ def test_real_session_output_renders_the_same_with_and_without_the_filter(
     # It filters (how much is a benchmark figure: bytes/token in docs/PERFORMANCE.md; in
     # this short session it ranged from 0.57 to 0.83 of the bytes, with the repaints).
     assert sent < received * 0.95
+
+
+def test_typed_runs_become_one_paste_and_keys_stay_in_order() -> None:
+    from textual import events
+
+    from pychat.ui.terminal import typed_runs
+
+    def keys(text: str) -> list[events.Key]:
+        return [events.Key(c if c.isalnum() else "space" if c == " " else "full_stop", c)
+                for c in text]
+
+    enter = events.Key("enter", "\r")
+    ctrl_s = events.Key("ctrl+s", None)
+    alt_x = events.Key("alt+x", "x")
+    out = list(typed_runs([*keys("hello world."), enter, *keys("ok"), ctrl_s, alt_x,
+                           *keys("abcdefgh")]))
+    assert [type(m).__name__ for m in out] == ["Paste", "Key", "Key", "Key", "Key", "Key",
+                                               "Paste"]
+    assert out[0].text == "hello world." and out[-1].text == "abcdefgh"
+    assert [m.key for m in out[1:6]] == ["enter", "o", "k", "ctrl+s", "alt+x"]
+
+
+@pytest.mark.slow
+def test_a_burst_of_typed_text_lands_whole_and_in_order(tmp_path: Path) -> None:
+    """20,000 characters typed with no bracketed paste (tmux send-keys, some SSH set-ups)
+    with editing keys among them: the message sent is exactly what was typed."""
+    from pychat.store import Store
+    from tests.support.pty_app import PtyApp
+
+    reply = tmp_path / "reply.txt"
+    reply.write_text("Noted.")
+    burst = "".join(f"word{n} " for n in range(3000))[:20_000]
+    with PtyApp(["-m", "tests.support.fake_app_main", str(tmp_path), str(reply)], 100, 30,
+                cwd=tmp_path) as app:
+        assert app.wait_for_output(b"ready", 30)
+        app.write("ab")
+        time.sleep(0.2)
+        for start in range(0, len(burst), 1000):  # as send-keys writes it: in pieces
+            app.write(burst[start:start + 1000])
+        app.write("\x7f\x7fXY")  # two backspaces, then more text, at once
+        app.write("\r")
+        assert app.wait_for_output(b"Noted.", 30)
+        app.quit()
+    data = Path(os.environ["XDG_DATA_HOME"]) / "pychat" / "history.sqlite3"
+    store, _ = Store.open(data)
+    try:
+        sent = store.load_chat(store.list_chats()[0].id).messages[0].text
+    finally:
+        store.close()
+    assert sent == (("ab" + burst)[:-2] + "XY").strip()

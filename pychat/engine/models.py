@@ -143,7 +143,25 @@ def read_model_info(path: Path) -> ModelInfo:
         info.error = f"cannot read: {exc.strerror or exc}"
     except (HeaderError, ValueError, OverflowError, MemoryError) as exc:
         info.error = inert_line(f"not a valid GGUF file ({exc})")
-    return info
+    return with_known_architecture(info)
+
+
+def known_architectures() -> frozenset[str]:
+    """The architecture names llama.cpp knows, from the ``gguf`` package (which ships
+    llama.cpp's own list)."""
+    from gguf.constants import MODEL_ARCH_NAMES
+
+    return frozenset(MODEL_ARCH_NAMES.values())
+
+
+def with_known_architecture(info: ModelInfo) -> ModelInfo:
+    """``info``, marked unusable when llama.cpp does not know its architecture: the file
+    reads well but would only fail at load with "unknown model architecture"."""
+    if not info.ok or info.architecture in known_architectures():
+        return info
+    shown = info.architecture or "none"
+    return dataclasses.replace(info, error=f"unknown model architecture '{shown}': llama.cpp "
+                                           "cannot run it")
 
 
 def _whole(kv: dict[str, Any], key: str, default: int = 0) -> int:
@@ -254,7 +272,7 @@ class ModelCatalog:
         cached = self._entries.get(key)
         if cached and cached[0] == status.st_mtime_ns and cached[1] == status.st_size:
             # Keyed by the resolved file: a link to it reports the path it was asked by.
-            info = cached[2]
+            info = with_known_architecture(cached[2])  # a cache from before the check
             return info if info.path == path else dataclasses.replace(info, path=path)
         info = read_model_info(path)
         self._entries.pop(key, None)  # re-inserted last: the newest entries are kept
@@ -304,8 +322,11 @@ def resolve_model(name_or_path: str, models_dir: Path, known: list[Path]) -> Pat
         by_name = [p for p in known if p.name.lower().startswith(name_or_path.lower())]
     if len(by_name) == 1:
         return by_name[0]
+    by_name = list(dict.fromkeys(by_name, None))  # the same path listed twice is one
     if len(by_name) > 1:
-        names = ", ".join(p.name for p in by_name)
-        raise ModelError(f"'{name_or_path}' matches several models: {names}")
+        names = "; ".join(f"{inert_line(p.name)} in {inert_line(str(p.parent))}"
+                          for p in by_name)
+        raise ModelError(f"'{inert_line(name_or_path)}' matches several models: {names}. "
+                         "Give the path of the one you mean.")
     raise ModelError(f"Model not found: {name_or_path} (looked for a file of that name and in "
                      f"{models_dir})")

@@ -201,6 +201,10 @@ class ChatSession:
         """Gather the listing on a worker; it comes back as ModelsListed."""
         self.models.list_models()
 
+    def watch_vram(self, on: bool) -> None:
+        """Pause or resume the VRAM samples (the UI pauses them while the pane is hidden)."""
+        self.models.watch_vram(on)
+
     # ------------------------------------------------------------------ the chat
 
     def send(self, text: str) -> None:

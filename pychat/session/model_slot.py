@@ -15,6 +15,9 @@ from pychat.session.lanes import Lane, Report, reporter
 from pychat.session.loading import Loader, LoadRequest
 from pychat.text import inert
 
+RAM_POLL_SECONDS = 3.0
+"""How often memory is sampled when there is no GPU to watch."""
+
 
 class ModelSlot:
     """The model state machine: none → loading → ready, or back to none when nothing could
@@ -40,6 +43,8 @@ class ModelSlot:
         self._state_changed, self._loaded, self._settled = state_changed, loaded, settled
         self._ticket = 0
         self._stop_polling = threading.Event()
+        self._watched = threading.Event()
+        self._watched.set()
         self._loader = Loader(library, backend, monitor, self._from_loader, report)
         self._loads = Lane("pychat-load", reporter(report, "load"))
         self._listings = Lane("pychat-listing", reporter(report, "listing"))
@@ -110,13 +115,34 @@ class ModelSlot:
             if self.monitor.status:
                 self._emit(ev.LogLine("info", inert(self.monitor.status), "gpu"))
             while not self._stop_polling.is_set():
-                self._emit(ev.VramSampled(self.monitor.sample()))
-                self._stop_polling.wait(interval)
+                self._watched.wait()
+                if self._stop_polling.is_set():
+                    break
+                sample = self.monitor.sample()
+                self._emit(ev.VramSampled(sample))
+                # Without a GPU the pane shows RAM and RSS, which need no 1 Hz: every
+                # sample wakes the UI (half of an idle app's CPU at 1 Hz).
+                self._stop_polling.wait(interval if sample.gpus else max(interval,
+                                                                          RAM_POLL_SECONDS))
 
         self._vram.submit(poll)
+
+    @property
+    def vram_watched(self) -> bool:
+        """False while the VRAM samples are paused."""
+        return self._watched.is_set()
+
+    def watch_vram(self, on: bool) -> None:
+        """Pause (or resume, with a sample at once) the VRAM samples: nobody looks at them
+        while a modal covers the pane, and each one wakes the UI."""
+        if on:
+            self._watched.set()
+        else:
+            self._watched.clear()
 
     def shutdown(self, timeout: float) -> None:
         """Stop the poller and free the model (waits at most ``timeout`` for a call)."""
         self._stop_polling.set()
+        self._watched.set()  # a paused poller wakes up to stop
         self.monitor.shutdown()
         self.backend.shutdown(timeout=timeout)

@@ -55,3 +55,28 @@ def handle_exception_method() -> str:
     PyChatApp overrides it to keep the exception (and its traceback) for the crash log:
     Textual exposes only ``return_code`` after a crash, not what crashed."""
     return "_handle_exception"
+
+
+def running_intervals(app: Any) -> list[str]:
+    """Timers that fire again and again and are not paused, on the app and every node of
+    every screen: what keeps an idle app busy ("Timer#3 on LoadingIndicator()").
+
+    Textual keeps a node's timers in ``_timers``; a repeating timer has no repeat count,
+    a started one a task, and a running one its ``_active`` event set."""
+    nodes = [app, *app.screen_stack]
+    for screen in app.screen_stack:
+        nodes += list(screen.walk_children(with_self=False))
+    found = []
+    for node in nodes:
+        for timer in list(getattr(node, "_timers", ())):
+            if timer._repeat is None and timer._task is not None and timer._active.is_set():
+                found.append(f"{timer.name} on {type(node).__name__}")
+    return found
+
+
+def xterm_parser(debug: bool = False) -> Any:
+    """Textual's parser of terminal input (keys, pastes, mouse, resize reports): the driver
+    reads the terminal itself to see where one read ends (``ui/terminal.py``)."""
+    from textual._xterm_parser import XTermParser
+
+    return XTermParser(debug)

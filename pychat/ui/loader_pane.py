@@ -7,7 +7,7 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import Button, Input, Label, ProgressBar, Static
+from textual.widgets import Button, Input, Label, Static
 
 from pychat.config import parse_gpu_layers, parse_n_ctx
 from pychat.engine.base import LoadedModel, LoadSpec
@@ -20,6 +20,25 @@ FIELD_CHARS = 8
 """Longest gpu_layers / n_ctx text ("1048576", "auto"). Textual's Input checks its whole
 value on every key, so a field that took a paste of thousands of characters made each
 further key slower than the last (the key fuzz found the app busy for minutes)."""
+
+
+class LoadBar(Static):
+    """How far a load has come, as a bar of block characters and a percentage.
+
+    Textual's ProgressBar runs a clock timer every second for as long as it exists,
+    hidden or not: each tick refreshed the main screen, which under an open modal meant a
+    whole-screen render every second (about 2 % of a core, idle)."""
+
+    WIDTH = 20
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__("", markup=False, **kwargs)
+        self.fraction = 0.0
+
+    def show(self, fraction: float) -> None:
+        self.fraction = max(0.0, min(1.0, fraction))
+        filled = round(self.fraction * self.WIDTH)
+        self.update(f"{'█' * filled}{'░' * (self.WIDTH - filled)} {self.fraction:4.0%}")
 
 
 class LoaderPane(Vertical):
@@ -46,7 +65,7 @@ class LoaderPane(Vertical):
         yield Static("no model", id="model-name", markup=False)
         yield Static("", id="model-meta", markup=False)
         yield Static("starting…", id="load-state", markup=False)
-        yield ProgressBar(total=1.0, show_eta=False, id="load-progress")
+        yield LoadBar(id="load-progress")
         with Horizontal(classes="field"):
             yield Label("gpu_layers")
             yield Field(placeholder="auto", id="gpu-layers", max_length=FIELD_CHARS)
@@ -100,10 +119,10 @@ class LoaderPane(Vertical):
         if progress is None:
             self.load_in_progress = False
         self.query_one("#load-state", Static).update(text)
-        bar = self.query_one("#load-progress", ProgressBar)
+        bar = self.query_one("#load-progress", LoadBar)
         bar.display = progress is not None
         if progress is not None:
-            bar.update(progress=progress)
+            bar.show(progress)
 
     def show_fit(self, text: str) -> None:
         self.query_one("#fit", Static).update(text)

@@ -13,6 +13,7 @@ from textual.screen import Screen
 
 from pychat import instrument
 from pychat.errors import Refused
+from pychat.gpu import VramSample
 from pychat.library import NO_OVERRIDES, Overrides
 from pychat.session import ChatSession, ReplyState
 from pychat.session import events as ev
@@ -57,6 +58,7 @@ class MainScreen(Screen[None]):
         self.vram = VramMeter(id="vram")
         self.log_pane = LogPane(id="log")
         self.status = StatusBar(id="status")
+        self._unshown_sample: VramSample | None = None
         self.kept = KeptChats(self)
         self.models = ModelCommands(self)
         kept, models = self.kept, self.models
@@ -86,7 +88,7 @@ class MainScreen(Screen[None]):
             ev.ModelLoaded: models.loaded,
             ev.ModelLoadFailed: models.failed,
             ev.ModelsListed: models.listed,
-            ev.VramSampled: lambda e: self.vram.show(e.sample),
+            ev.VramSampled: self._vram_sampled,
         }
 
     def compose(self) -> ComposeResult:
@@ -150,6 +152,27 @@ class MainScreen(Screen[None]):
             self.tell(exc.message, exc.title, "warning", timeout=4)
             return False
         return True
+
+    def _vram_sampled(self, event: ev.VramSampled) -> None:
+        """Show a sample, unless a modal covers the screen: redrawing the pane under it
+        re-renders the whole modal every second (3-4 % of a core with the chat list open).
+        The newest sample is shown when the screen comes back."""
+        self._unshown_sample = event.sample
+        if self.app.screen is self:
+            self.vram.show(event.sample)
+            self._unshown_sample = None
+
+    def on_screen_suspend(self) -> None:
+        # A modal covers the screen. Textual keeps repainting a screen under a modal
+        # whenever it handles a message (its "background" repaint sets itself again), so
+        # each VRAM sample cost a whole-screen render: 2 % of a core with nothing to see.
+        self.session.watch_vram(False)
+
+    def on_screen_resume(self) -> None:
+        self.session.watch_vram(True)
+        if self._unshown_sample is not None:
+            self.vram.show(self._unshown_sample)
+            self._unshown_sample = None
 
     def count_budget(self) -> None:
         """Count what the next request takes of the context (the status line shows it)."""
