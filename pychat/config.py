@@ -70,6 +70,27 @@ class ModelSettings:
 
 
 @dataclass
+class ServerSettings:
+    """An OpenAI-compatible server (``[servers.NAME]``): llama-server, vLLM, Ollama's
+    ``/v1``, LM Studio, a hosted router."""
+
+    base_url: str = _opt("", 'The API\'s base URL, with its /v1: "http://127.0.0.1:8080/v1".')
+    model: str = _opt("", 'The model to chat with; "" = the first one the server lists.')
+    api_key_env: str = _opt("", 'The environment variable holding the key ("HF_TOKEN"); '
+                            '"" = no key. The key is sent to this server only.')
+    n_ctx: int = _opt(0, "The model's context in tokens; 0 = ask the server (/props, "
+                      "max_model_len), else 4096.", lo=0, hi=10_485_760)
+    verify_tls: bool = _opt(True, "Check the server's TLS certificate (https).")
+    connect_timeout: float = _opt(5.0, "Seconds to wait for a connection.", lo=0.1,
+                                  hi=300.0)
+    first_byte_timeout: float = _opt(300.0, "Seconds to wait for the first byte of a reply "
+                                     "(a long prompt on a busy server takes minutes).",
+                                     lo=1.0, hi=3600.0)
+    chunk_timeout: float = _opt(60.0, "Seconds to wait between two pieces of a reply.",
+                                lo=1.0, hi=3600.0)
+
+
+@dataclass
 class Config:
     """The whole configuration file."""
 
@@ -86,6 +107,8 @@ class Config:
     keys: dict[str, str] = _opt(None, "Key remapping: binding id = \"key\".", factory=dict)
     presets: dict[str, str] = _opt(None, "Named system prompts offered in a chat's settings "
                                    "(ctrl+g): name = \"prompt\".", factory=dict)
+    servers: dict[str, ServerSettings] = _opt(None, "OpenAI-compatible servers by name.",
+                                              factory=dict)
 
 
 DEMO_MODEL_NAME = "gemma-3-270m-q4_k_m.gguf"
@@ -405,10 +428,64 @@ def config_from_dict(raw: dict[str, Any], errors: list[str], warnings: list[str]
         warnings.extend(f"{lines.path}: [keys] {inert_line(problem)} — not applied"
                         for problem in refused)
     config.presets = _presets(raw.get("presets", {}), errors, lines)
+    config.servers = _servers(raw.get("servers", {}), errors, lines)
     return config
 
 
-TABLES = ("sampling", "models", "keys", "presets")
+SERVER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
+
+
+def _servers(raw: Any, errors: list[str], lines: LineFinder) -> dict[str, ServerSettings]:
+    if not isinstance(raw, dict):
+        errors.append(f"{lines.path}: [servers] must hold one table per server, "
+                      "[servers.NAME]")
+        return {}
+    servers: dict[str, ServerSettings] = {}
+    for name, table in raw.items():
+        where = lines.where("servers", name) if not isinstance(table, dict) else lines.path
+        if not SERVER_NAME.match(name):
+            errors.append(f"{where}: servers.{inert_line(name)}: a server's name has 1 to 40 "
+                          "letters, digits, '.', '_' or '-'")
+            continue
+        before = len(errors)
+        server = _fill(ServerSettings, table, f"servers.{name}", errors, lines)
+        if len(errors) > before:
+            continue
+        problem = server_url_problem(server.base_url)
+        if problem:
+            at = lines.where(f"servers.{name}", "base_url")
+            errors.append(f"{at}: servers.{inert_line(name)}.base_url: {problem}")
+            continue
+        if server.api_key_env and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$",
+                                               server.api_key_env):
+            at = lines.where(f"servers.{name}", "api_key_env")
+            errors.append(f"{at}: servers.{inert_line(name)}.api_key_env: the name of an "
+                          f"environment variable (HF_TOKEN), got {_show(server.api_key_env)}")
+            continue
+        servers[name] = server
+    return servers
+
+
+def server_url_problem(url: str) -> str:
+    """Why ``url`` cannot be a server's base URL ("" when it can)."""
+    from urllib.parse import urlsplit
+
+    if not url:
+        return 'missing: the API\'s address, e.g. "http://127.0.0.1:8080/v1"'
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError as exc:
+        return f"not a URL ({exc})"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f'expected an http:// or https:// address, got {_show(url)}'
+    if parts.username or parts.password:
+        return "a key in the URL would be shown and logged: put it in an environment " \
+               "variable and name it in api_key_env"
+    return ""
+
+
+TABLES = ("sampling", "models", "keys", "presets", "servers")
 """The config's tables (everything else is a top-level value)."""
 PRESET_NAME_CHARS = 40
 PRESET_CHARS = 20_000

@@ -41,6 +41,12 @@ class ContextOverflowError(PyChatError):
         """What does not fit: "message" (the newest one) or "system" (the system prompt)."""
 
 
+class BackendUnavailable(PyChatError):
+    """A server could not be reached or refused the request (down, wrong key, busy…)."""
+
+    title = "Server unavailable"
+
+
 class GenerationError(PyChatError):
     """llama.cpp failed while generating a reply."""
 

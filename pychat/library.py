@@ -8,7 +8,8 @@ from pathlib import Path
 
 from pychat.config import AUTO, LoadedConfig, ModelSettings, default_model_settings
 from pychat.config_writer import save_model_settings
-from pychat.engine.base import LoadSpec
+from pychat.engine.backends import ServerModels
+from pychat.engine.base import REMOTE_MARK, LoadSpec, ModelRef
 from pychat.engine.embedded import EMBEDDED, default_embedded, embedded_for
 from pychat.engine.fit import estimate_vram, offloaded_layers, resolve_gpu_layers
 from pychat.engine.models import (
@@ -63,10 +64,12 @@ class ModelListing:
 
     infos: list[ModelInfo]
     choices: dict[Path, Choice]
-    current: Path | None
+    current: ModelRef | None
     gpu: GpuFacts
     problems: list[str] = field(default_factory=list)
     """Why some paths could not be listed (shown beside the list)."""
+    servers: list[ServerModels] = field(default_factory=list)
+    """What each configured server offers (or why it could not say)."""
 
 
 def describe_fit(info: ModelInfo, gpu_layers: int | str, n_ctx: int, gpu: GpuFacts) -> str:
@@ -125,11 +128,33 @@ class ModelLibrary:
         self.catalog.save()
         return infos
 
-    def listing(self, current: Path | None, gpu: GpuFacts) -> ModelListing:
+    def listing(self, current: ModelRef | None, gpu: GpuFacts,
+                servers: list[ServerModels] | None = None) -> ModelListing:
         """Everything the picker and ``pychat models`` show (reads headers: blocking)."""
         infos = self.infos()
         return ModelListing(infos, {i.path: self.choice_for(i.path) for i in infos},
-                            current, gpu)
+                            current, gpu, servers=servers or [])
+
+    def startup_ref(self, model: str | None = None, server: str | None = None) -> ModelRef:
+        """The model to start with: a server's (``--server``, its ``--model`` id or the
+        server's own choice), else a local file (see ``startup_model``). Raises
+        ModelError for a server the config does not name."""
+        if server is not None:
+            if server not in self.loaded.config.servers:
+                known = ", ".join(sorted(self.loaded.config.servers)) or "none configured"
+                raise ModelError(f"No server named “{server}” in {self.loaded.path} "
+                                 f"(servers: {known}).", "Unknown server")
+            return ModelRef.remote(server, model or "")
+        return ModelRef.local(self.startup_model(model))
+
+    def ref_named(self, name: str) -> ModelRef | None:
+        """The model a kept chat names ("file.gguf" or "model @ server"), if it is here."""
+        model, mark, server = name.rpartition(REMOTE_MARK)
+        if mark:
+            return ModelRef.remote(server, model) if server in self.loaded.config.servers \
+                else None
+        path = next((p for p in self.paths() if p.name == name), None)
+        return ModelRef.local(path) if path is not None else None
 
     def startup_model(self, requested: str | None = None) -> Path:
         """The model to load at start: --model > default_model > the first one in the
@@ -151,7 +176,7 @@ class ModelLibrary:
                              f"{EMBEDDED[0].install}")
         return embedded.path
 
-    def fallback_for(self, failed: Path) -> Path | None:
+    def fallback_for(self, failed: Path | None) -> Path | None:
         """What to load when ``failed`` could not be loaded at start, so that the user is
         not left without a model: an installed embedded model, else another model."""
         for model in EMBEDDED:
@@ -184,11 +209,14 @@ class ModelLibrary:
         return dataclasses.replace(builtin, **{name: getattr(user, name) for name in written
                                                if hasattr(user, name)})
 
-    def system_prompt_for(self, path: Path) -> str:
-        """The system prompt a new chat with ``path`` starts with. The user's words win
+    def system_prompt_for(self, ref: ModelRef) -> str:
+        """The system prompt a new chat with ``ref`` starts with. The user's words win
         over PyChat's defaults: the model's own prompt as the user wrote it, then the
         user's top-level one (even "": none), then PyChat's built-in prompt for that model,
-        then the global default."""
+        then the global default. A server's model takes the top-level one."""
+        if ref.path is None:
+            return self.loaded.config.system_prompt
+        path = ref.path
         key = self._table_of(path)
         if self.loaded.wrote(f"models.{key}", "system_prompt"):
             own = self.loaded.config.models[key].system_prompt
@@ -211,7 +239,7 @@ class ModelLibrary:
         gpu_layers, n_ctx = self.choice_for(path, overrides)
         info = self.catalog.info(path) if gpu_layers == AUTO and gpu.can_offload else None
         return LoadSpec(
-            path=path,
+            ref=ModelRef.local(path),
             gpu_layers=resolve_gpu_layers(info, gpu_layers, n_ctx, gpu.can_offload,
                                           gpu.free_vram),
             n_ctx=n_ctx, chat_format=settings.chat_format, n_threads=settings.n_threads,

@@ -120,7 +120,7 @@ async def test_a_start_up_model_that_fails_is_replaced_by_the_default(
                        and bool(replies(app)[0].text))
         assert screen.status.model == smollm_model.name
         assert "corrupt.gguf did not load" in str(screen.loader.query_one("#load-state").render())
-        assert any(e.path.name == "corrupt.gguf" for e in session_events(seen, ModelLoadFailed))
+        assert any(e.ref.name == "corrupt.gguf" for e in session_events(seen, ModelLoadFailed))
         assert replies(app)[0].title == smollm_model.name
 
 

@@ -148,3 +148,31 @@ def test_lookup_order(isolated_dirs: Path, monkeypatch: pytest.MonkeyPatch) -> N
 def test_missing_file_gives_defaults(tmp_path: Path) -> None:
     loaded = load_config(tmp_path / "absent.toml")
     assert loaded.errors == [] and not loaded.exists and loaded.config == Config()
+
+
+@pytest.mark.parametrize(("text", "said"), [
+    ('[servers.box]\nmodel = "m"\n', "servers.box.base_url: missing"),
+    ('[servers.box]\nbase_url = "ftp://x/v1"\n', "expected an http:// or https:// address"),
+    ('[servers.box]\nbase_url = "http://user:pw@host/v1"\n', "a key in the URL would be shown"),
+    ('[servers.box]\nbase_url = "http://host/v1"\napi_key_env = "my key"\n',
+     "the name of an environment variable"),
+    ('[servers.box]\nbase_url = "http://host/v1"\nn_ctx = -1\n', "servers.box.n_ctx"),
+    ('[servers.box]\nbase_url = "http://host/v1"\nverify_tls = "no"\n', "expected true or false"),
+    ('[servers.box]\nbase_url = "http://host/v1"\ncolour = 1\n', "unknown key 'servers.box.colour'"),
+    ('[servers."bad name!"]\nbase_url = "http://host/v1"\n', "a server's name has 1 to 40"),
+    ('servers = 3\n', "[servers] must hold one table per server"),
+])
+def test_a_bad_server_table_says_where_and_why(write_config, text: str, said: str) -> None:  # type: ignore[no-untyped-def]
+    loaded = load_config(write_config(text))
+    assert loaded.errors and said in loaded.errors[0], loaded.errors
+    assert loaded.config.servers == {}
+
+
+def test_a_server_table_reads_with_its_defaults(write_config) -> None:  # type: ignore[no-untyped-def]
+    loaded = load_config(write_config('[servers.hf]\nbase_url = "https://router.huggingface.co/v1"'
+                                      '\nmodel = "mistralai/Mistral-7B-Instruct-v0.3"\n'
+                                      'api_key_env = "HF_TOKEN"\n'))
+    assert loaded.errors == []
+    hf = loaded.config.servers["hf"]
+    assert (hf.model, hf.api_key_env, hf.verify_tls, hf.first_byte_timeout) == (
+        "mistralai/Mistral-7B-Instruct-v0.3", "HF_TOKEN", True, 300.0)

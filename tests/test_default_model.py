@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from pychat.config import Sampling, load_config
-from pychat.engine.base import ChatMessage, LoadSpec
+from pychat.engine.base import ChatMessage, LoadSpec, ModelRef
 from pychat.engine.embedded import GEMMA, SMOLLM2
 from pychat.engine.llama import LlamaBackend
 from pychat.library import ModelLibrary
@@ -25,7 +25,7 @@ def test_a_multi_turn_chat_with_a_system_prompt_goes_through_the_template(
         smollm_model: Path) -> None:
     backend = LlamaBackend(quiet=True)
     try:
-        loaded = backend.load(LoadSpec(smollm_model, n_ctx=2048))
+        loaded = backend.load(LoadSpec(ModelRef.local(smollm_model), n_ctx=2048))
         assert loaded.chat_format == "GGUF template"
         messages: list[ChatMessage] = [
             {"role": "system", "content": "You are a terse geography tutor."},
@@ -110,7 +110,7 @@ def prompt_tokens(model: Path, system: str) -> int:
     """What the real template makes of ``system`` and the question, in tokens."""
     backend = LlamaBackend(quiet=True)
     try:
-        backend.load(LoadSpec(model, n_ctx=2048))
+        backend.load(LoadSpec(ModelRef.local(model), n_ctx=2048))
         messages: list[ChatMessage] = [{"role": "user", "content": "Who are you?"}]
         if system:
             messages.insert(0, {"role": "system", "content": system})

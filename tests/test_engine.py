@@ -10,7 +10,7 @@ import pytest
 
 from pychat.config import Sampling
 from pychat.engine import logs
-from pychat.engine.base import ChatMessage, LoadSpec
+from pychat.engine.base import ChatMessage, LoadSpec, ModelRef
 from pychat.engine.formats import StopMatcher
 from pychat.engine.llama import LlamaBackend
 from pychat.errors import ContextOverflowError, ModelError
@@ -28,7 +28,7 @@ def log_lines() -> list[tuple[str, str]]:
 def demo_backend(demo_model: Path, log_lines: list[tuple[str, str]]
                  ) -> Iterator[LlamaBackend]:
     backend = LlamaBackend(log=lambda level, line: log_lines.append((level, line)))
-    backend.load(LoadSpec(demo_model, n_ctx=1024, chat_format="gemma"))
+    backend.load(LoadSpec(ModelRef.local(demo_model), n_ctx=1024, chat_format="gemma"))
     yield backend
     backend.shutdown()
 
@@ -73,7 +73,7 @@ def test_same_seed_same_reply_whatever_the_prompt_cache_holds(
     third = "".join(demo_backend.stream_chat(messages, sampling))
     fresh = LlamaBackend()
     try:
-        fresh.load(LoadSpec(demo_model, n_ctx=1024, chat_format="gemma"))
+        fresh.load(LoadSpec(ModelRef.local(demo_model), n_ctx=1024, chat_format="gemma"))
         from_fresh = "".join(fresh.stream_chat(messages, sampling))
     finally:
         fresh.shutdown()
@@ -163,7 +163,7 @@ def test_ignore_eos_generates_the_length_asked_for(model_dir: Path) -> None:
     text happens to end on this CPU."""
     backend = LlamaBackend(ignore_eos=True)
     try:
-        backend.load(LoadSpec(model_dir / "tiny-gqa.gguf", n_ctx=256))
+        backend.load(LoadSpec(ModelRef.local(model_dir / "tiny-gqa.gguf"), n_ctx=256))
         stream = backend.stream_chat([{"role": "user", "content": "hello"}],
                                      Sampling(seed=1, max_tokens=60))
         list(stream)
@@ -176,7 +176,7 @@ def test_llama_cpp_lines_reach_the_callback_not_the_terminal(
         demo_backend: LlamaBackend, log_lines: list[tuple[str, str]],
         capfd: pytest.CaptureFixture[str]) -> None:
     assert any("llama_model_loader" in line for _, line in log_lines)
-    demo_backend.load(LoadSpec(demo_backend.loaded.spec.path, n_ctx=1024, chat_format="gemma"))
+    demo_backend.load(LoadSpec(ModelRef.local(demo_backend.loaded.spec.path), n_ctx=1024, chat_format="gemma"))
     out, err = capfd.readouterr()
     assert "llama_model_loader" not in out + err
 
@@ -189,7 +189,7 @@ def test_debug_lines_only_when_asked(model_dir: Path) -> None:
         backend = LlamaBackend(log=lambda level, line, seen=seen: seen.append((level, line)),
                                show_debug=debug)
         try:
-            backend.load(LoadSpec(model_dir / "tiny-gqa.gguf", n_ctx=256))
+            backend.load(LoadSpec(ModelRef.local(model_dir / "tiny-gqa.gguf"), n_ctx=256))
         finally:
             backend.shutdown()
         assert any("llama_model_loader" in line for _, line in seen)
@@ -204,12 +204,12 @@ def test_gguf_template_and_switching_models(model_dir: Path) -> None:
     backend = LlamaBackend()
     try:
         progress: list[float] = []
-        first = backend.load(LoadSpec(model_dir / "tiny-gqa.gguf", n_ctx=256), progress.append)
+        first = backend.load(LoadSpec(ModelRef.local(model_dir / "tiny-gqa.gguf"), n_ctx=256), progress.append)
         assert first.chat_format == "GGUF template" and first.n_layer == 2
         assert progress and progress[-1] == 1.0
         text = "".join(backend.stream_chat([{"role": "user", "content": "hello"}], SHORT))
         assert isinstance(text, str)
-        second = backend.load(LoadSpec(model_dir / "tiny-mha.gguf", n_ctx=512,
+        second = backend.load(LoadSpec(ModelRef.local(model_dir / "tiny-mha.gguf"), n_ctx=512,
                                        chat_format="chatml"))
         assert second.n_layer == 3 and second.n_ctx == 512 and second.chat_format == "chatml"
         assert backend.loaded is second
@@ -227,7 +227,7 @@ def test_bad_model_files_give_clear_errors(model_dir: Path, name: str, message: 
     backend = LlamaBackend()
     try:
         with pytest.raises(ModelError, match=message):
-            backend.load(LoadSpec(model_dir / name, n_ctx=128))
+            backend.load(LoadSpec(ModelRef.local(model_dir / name), n_ctx=128))
         assert backend.loaded is None
     finally:
         backend.shutdown()
@@ -237,7 +237,7 @@ def test_unknown_chat_format(model_dir: Path) -> None:
     backend = LlamaBackend()
     try:
         with pytest.raises(ModelError, match="Unknown chat_format 'klingon'.*chatml"):
-            backend.load(LoadSpec(model_dir / "tiny-gqa.gguf", n_ctx=128, chat_format="klingon"))
+            backend.load(LoadSpec(ModelRef.local(model_dir / "tiny-gqa.gguf"), n_ctx=128, chat_format="klingon"))
     finally:
         backend.shutdown()
 
@@ -277,8 +277,8 @@ def test_switches_do_not_grow_memory(demo_model: Path, model_dir: Path) -> None:
 
     backend = LlamaBackend()
     process = psutil.Process()
-    specs = [LoadSpec(demo_model, n_ctx=2048, chat_format="gemma"),
-             LoadSpec(model_dir / "tiny-gqa.gguf", n_ctx=512)]
+    specs = [LoadSpec(ModelRef.local(demo_model), n_ctx=2048, chat_format="gemma"),
+             LoadSpec(ModelRef.local(model_dir / "tiny-gqa.gguf"), n_ctx=512)]
     try:
         for spec in specs:  # warm up: first loads allocate for good
             backend.load(spec)

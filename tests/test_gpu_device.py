@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pychat.engine.base import LoadSpec
+from pychat.engine.base import LoadSpec, ModelRef
 from pychat.engine.fit import estimate_vram
 from pychat.engine.llama import LlamaBackend
 from pychat.engine.models import read_model_info
@@ -44,7 +44,7 @@ def test_full_offload_and_the_estimate(model: Path) -> None:
     try:
         assert backend.can_offload
         base, _ = used(monitor)
-        loaded = backend.load(LoadSpec(model, gpu_layers=-1, n_ctx=4096))
+        loaded = backend.load(LoadSpec(ModelRef.local(model), gpu_layers=-1, n_ctx=4096))
         assert loaded.offloaded_layers == loaded.n_layer + 1
         after, own = used(monitor)
         measured = own if own else after - base
@@ -63,7 +63,7 @@ def test_switching_gives_vram_back(model: Path) -> None:
     try:
         start, _ = used(monitor)
         for n in range(10):
-            backend.load(LoadSpec(model, gpu_layers=-1 if n % 2 else 8, n_ctx=4096))
+            backend.load(LoadSpec(ModelRef.local(model), gpu_layers=-1 if n % 2 else 8, n_ctx=4096))
         backend.close()
         end, _ = used(monitor)
         print(f"device used before {start / MiB:.0f} MiB, after 10 switches {end / MiB:.0f}")

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from pychat.config import load_config
+from pychat.engine.base import ModelRef
 from pychat.engine.fit import (
     SAFETY_MARGIN,
     auto_gpu_layers,
@@ -194,7 +195,8 @@ def test_the_system_prompt_a_chat_starts_with_puts_the_users_words_first(
         path = tmp_path / "config.toml"
         path.write_text(text)
         library = ModelLibrary(load_config(path), ModelCatalog())
-        return library.system_prompt_for(smol), library.system_prompt_for(other)
+        return (library.system_prompt_for(ModelRef.local(smol)),
+                library.system_prompt_for(ModelRef.local(other)))
 
     assert prompts("") == (SMALL_MODEL_PROMPT, "You are a helpful assistant.")
     assert prompts('system_prompt = "Arr."\n') == ("Arr.", "Arr.")
@@ -218,7 +220,7 @@ def test_remembering_a_models_choice_writes_only_the_choice(tmp_path: Path) -> N
     assert table == {"gpu_layers": 0, "n_ctx": 2048}
     assert SMALL_MODEL_PROMPT not in path.read_text()
     for again in (library, ModelLibrary(load_config(path), ModelCatalog())):
-        assert again.system_prompt_for(smol) == "Arr."
+        assert again.system_prompt_for(ModelRef.local(smol)) == "Arr."
         assert again.settings_for(smol).n_ctx == 2048
 
 

@@ -162,7 +162,7 @@ def test_a_failing_load_worker_rolls_back_and_the_chat_goes_on(
     session.backend.load_error = error
     session.load(session.library.models_dir / "two.gguf")
     assert recorder.wait_for(WorkerFailed, after=mark).job == "load"
-    assert recorder.wait_for(ModelLoadFailed, after=mark).path.name == "two.gguf"
+    assert recorder.wait_for(ModelLoadFailed, after=mark).ref.name == "two.gguf"
     assert recorder.wait_for(ModelLoaded, after=mark).rolled_back
     recorder.wait_for(StateChanged, lambda e: e.model is ModelState.READY, after=mark)
     assert answer(session, recorder, "Still there?").error == ""

@@ -195,3 +195,23 @@ def test_a_burst_of_typed_text_lands_whole_and_in_order(tmp_path: Path) -> None:
     finally:
         store.close()
     assert sent == (("ab" + burst)[:-2] + "XY").strip()
+
+
+@pytest.mark.slow
+def test_a_filter_and_enter_typed_in_one_burst_load_what_the_filter_found(
+        tmp_path: Path) -> None:
+    """Enter used to be a priority binding in the picker and the chat list: typed in one
+    burst with the filter (tmux send-keys "two" Enter), it acted before the filter did."""
+    from tests.support.pty_app import PtyApp
+
+    reply = tmp_path / "reply.txt"
+    reply.write_text("Noted.")
+    with PtyApp(["-m", "tests.support.fake_app_main", str(tmp_path), str(reply)], 100, 30,
+                cwd=tmp_path) as app:
+        assert app.wait_for_output(b"one.gguf \xe2\x94\x82 ready", 30)
+        app.write("\x0f")  # ctrl+o
+        assert app.wait_for_output(b"gpu_layers", 10)
+        time.sleep(0.5)
+        app.write("two\r")  # one write: the filter, then Enter
+        assert app.wait_for_output(b"two.gguf \xe2\x94\x82 ready", 10)
+        app.quit()

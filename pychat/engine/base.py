@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -22,11 +23,79 @@ class ChatMessage(TypedDict):
     content: str
 
 
+REMOTE_MARK = " @ "
+"""Between a server's model and the server's name, as shown and kept: "llama3 @ gpu-box"."""
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A model PyChat can chat with: a local GGUF file, or a model a server offers."""
+
+    path: Path | None = None
+    """The local file (None for a server's model)."""
+    server: str = ""
+    """The name of the server in ``[servers.NAME]`` ("" for a local file)."""
+    model_id: str = ""
+    """The server's id for the model ("" = the first one the server lists)."""
+
+    @classmethod
+    def local(cls, path: Path) -> ModelRef:
+        return cls(path=path)
+
+    @classmethod
+    def remote(cls, server: str, model_id: str = "") -> ModelRef:
+        return cls(server=server, model_id=model_id)
+
+    @property
+    def is_remote(self) -> bool:
+        return self.path is None
+
+    @property
+    def name(self) -> str:
+        """How the model is shown and kept with each reply: the file name, or
+        "model @ server"."""
+        if self.path is not None:
+            return inert_line(self.path.name)
+        return inert_line(f"{self.model_id or '(first model)'}{REMOTE_MARK}{self.server}")
+
+    @property
+    def file(self) -> Path:
+        """The local file; asking a server's model for one is a bug."""
+        if self.path is None:
+            raise ValueError(f"{self.name} is a server's model, not a file")
+        return self.path
+
+
+def as_ref(model: ModelRef | Path) -> ModelRef:
+    """A model named either way: a reference, or the path of a local file."""
+    return model if isinstance(model, ModelRef) else ModelRef.local(model)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend can do, as flags the session and the UI ask instead of checking
+    which class it is."""
+
+    local_files: bool = False
+    """It loads GGUF files from this machine (the picker's fit lines, memory checks)."""
+    can_offload: bool = False
+    """It can put layers on a GPU here."""
+    reports_vram: bool = False
+    """The VRAM its model takes can be measured here."""
+    exact_token_count: bool = False
+    """``count_tokens`` is exact (else an estimate, calibrated as replies come)."""
+    lists_models: bool = False
+    """``list_models`` asks a server for the models it offers."""
+    concurrent_calls: bool = True
+    """A second request (listing, counting) may be made while a reply streams; False for
+    servers that cancel a streaming reply when any other request arrives."""
+
+
 @dataclass(frozen=True)
 class LoadSpec:
     """Everything needed to load one model."""
 
-    path: Path
+    ref: ModelRef
     gpu_layers: int = 0
     """Resolved layer count: 0 = CPU, -1 = all."""
     n_ctx: int = 4096
@@ -38,8 +107,13 @@ class LoadSpec:
 
     @property
     def name(self) -> str:
-        """The model's file name, as shown (the config key is ``path.name``)."""
-        return inert_line(self.path.name)
+        """The model's name, as shown and kept (a local file's is ``path.name``)."""
+        return self.ref.name
+
+    @property
+    def path(self) -> Path:
+        """The local file (for the local backend)."""
+        return self.ref.file
 
 
 @dataclass
@@ -54,6 +128,8 @@ class LoadedModel:
     load_seconds: float
     offloaded_layers: int
     n_layer: int
+    location: str = ""
+    """Where it runs, when not on this machine: "gpu-box (http://10.0.0.5:8080/v1), 23 ms"."""
 
 
 FinishReason = Literal["stop", "length", "cancelled", "error"]
@@ -101,11 +177,25 @@ class ChatStream:
     def __iter__(self) -> Iterator[str]:
         return self.pieces
 
+    stop: Callable[[], None] | None = None
+    """Ends the reply from any thread, a stalled read included (a server's stream)."""
+
     def close(self) -> None:
-        """Stop generating and release the model (safe to call twice)."""
+        """Stop generating and release the model (safe to call twice, and from any thread
+        when the backend gives ``stop``: the reply thread's read ends at once)."""
+        if self.stop is not None:
+            self.stop()
         close = getattr(self.pieces, "close", None)
         if close is not None:
-            close()
+            # "generator already executing": closed from another thread while it reads;
+            # ``stop`` has ended that read, and the reading thread closes it itself.
+            with contextlib.suppress(ValueError):
+                close()
+
+
+class Thinking(str):
+    """A piece of the model's reasoning (a server's ``reasoning_content``), kept apart from
+    the reply's text and never sent back to the model."""
 
 
 class Backend(Protocol):
@@ -117,12 +207,19 @@ class Backend(Protocol):
     worker thread at a time.
     """
 
-    reports_vram: bool
-    """True when the VRAM a loaded model takes can be measured (a local GPU backend)."""
+    @property
+    def capabilities(self) -> Capabilities:
+        """What this backend can do (see ``Capabilities``)."""
+        ...
 
     @property
     def can_offload(self) -> bool:
         """True when this backend can put layers on a GPU."""
+        ...
+
+    def list_models(self, timeout: float = 2.0) -> list[str]:
+        """The models this backend offers by id ([] for local files, which the library
+        finds on disk). Raises BackendUnavailable with the reason."""
         ...
 
     @property

@@ -31,6 +31,7 @@ from typing import Any
 
 from pychat.engine import logs
 from pychat.engine.base import (
+    Capabilities,
     ChatMessage,
     ChatStream,
     GenerationStats,
@@ -127,8 +128,6 @@ def _close_at_exit() -> None:
 class LlamaBackend:
     """Runs GGUF models in-process through llama-cpp-python."""
 
-    reports_vram = True
-
     def __init__(self, log: LogCallback | None = None, *, quiet: bool = False,
                  show_debug: bool = False, ignore_eos: bool = False) -> None:
         self._log_callback = log or (lambda level, line: None)
@@ -179,6 +178,19 @@ class LlamaBackend:
         import llama_cpp
 
         return bool(llama_cpp.llama_supports_gpu_offload())
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """Local GGUF files, counted exactly with their own template; GPU offload and VRAM
+        readings when the build has a GPU backend."""
+        offload = self.can_offload
+        return Capabilities(local_files=True, can_offload=offload, reports_vram=offload,
+                            exact_token_count=True, lists_models=False,
+                            concurrent_calls=True)
+
+    def list_models(self, timeout: float = 2.0) -> list[str]:
+        """Local files are found on disk by the library: nothing to ask here."""
+        return []
 
     @property
     def loaded(self) -> LoadedModel | None:

@@ -24,8 +24,8 @@ def create_session(loaded: LoadedConfig, *, backend: Backend | None = None,
         from pychat.engine.llama import LlamaBackend
         from pychat.instrument import ignore_eos_requested
 
-        backend = LlamaBackend(quiet=quiet, show_debug=debug,
-                               ignore_eos=ignore_eos_requested())
+        local = LlamaBackend(quiet=quiet, show_debug=debug, ignore_eos=ignore_eos_requested())
+        backend = local
     return ChatSession(loaded, library or ModelLibrary(loaded), backend,
                        monitor or GpuMonitor(), flush_seconds=flush_seconds,
                        system_prompt=system_prompt)

@@ -28,7 +28,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pychat.config import Config, LoadedConfig, Sampling
-from pychat.engine.base import Backend, GenerationStats, LoadedModel
+from pychat.engine.backends import Backends
+from pychat.engine.base import Backend, GenerationStats, LoadedModel, ModelRef, as_ref
 from pychat.engine.context import next_request_budget
 from pychat.errors import ContextOverflowError, PyChatError, Refused
 from pychat.gpu import GpuMonitor
@@ -61,6 +62,9 @@ class ChatSession:
         """The config file as read: its path, its problems, and the ``Config``."""
         self.library = library
         self.backend = backend
+        """The local backend (llama.cpp, or a fake in tests)."""
+        self.engines = Backends(backend, config_file.config.servers)
+        """The local backend and the servers': the one holding the model answers."""
         self.monitor = monitor
         self.flush_seconds = flush_seconds
         """How often reply text is handed on: batches, not single tokens (0 = every piece)."""
@@ -74,14 +78,15 @@ class ChatSession:
         self._listener: Listener = lambda event: None
         self._lock = threading.RLock()
         self.replies = ReplyMachine()
-        self.models = ModelSlot(library, backend, monitor, lock=self._lock, emit=self._emit,
+        self.models = ModelSlot(library, self.engines, monitor, lock=self._lock,
+                                emit=self._emit,
                                 report=self._job_failed, state_changed=self._state_changed,
                                 loaded=self._model_loaded, settled=self._model_settled)
         self._replies = Lane("pychat-reply", reporter(self._job_failed, "reply"))
         self._counts = Lane("pychat-count", reporter(self._job_failed, "count"))
         self.history = History(history_path(config_file), self._emit, self._job_failed)
         self.recorder = ChatRecorder(self.history, self._emit)
-        backend.set_log_callback(
+        self.engines.set_log_callback(
             lambda level, line: self._emit(ev.LogLine(level, inert(line), "llama.cpp")))
 
     @property
@@ -139,7 +144,7 @@ class ChatSession:
 
     # ------------------------------------------------------------------ start and stop
 
-    def start(self, path: Path, overrides: Overrides = NO_OVERRIDES, *,
+    def start(self, model: ModelRef | Path, overrides: Overrides = NO_OVERRIDES, *,
               poll_vram: float | None = 1.0, fallback: bool = True) -> None:
         """Report config problems, load the start-up model, start the VRAM monitor."""
         for error in self.config_file.errors:
@@ -150,7 +155,7 @@ class ChatSession:
             self._emit(ev.LogLine("warning", inert(warning)))
             self._emit(ev.Notice("A setting was left out", inert(warning), "warning"))
         self.history.start()
-        self.models.load(LoadRequest(path, overrides, startup=fallback))
+        self.models.load(LoadRequest(as_ref(model), overrides, startup=fallback))
         if poll_vram:
             self.models.poll_vram(poll_vram)
 
@@ -163,25 +168,27 @@ class ChatSession:
 
     # ------------------------------------------------------------------ models
 
-    def load(self, path: Path, overrides: Overrides = NO_OVERRIDES, remember: bool = True
-             ) -> None:
-        """Switch to (or reload) ``path``; the current model comes back if it fails.
+    def load(self, model: ModelRef | Path, overrides: Overrides = NO_OVERRIDES,
+             remember: bool = True) -> None:
+        """Switch to (or reload) ``model`` (a local file's path will do); the current model
+        comes back if it fails.
 
         A reply being written is stopped first; a message waiting for a model goes on
         waiting and is answered by this one."""
         self._stop_answering()
-        self.models.load(LoadRequest(path, overrides, remember=remember))
+        self.models.load(LoadRequest(as_ref(model), overrides, remember=remember))
 
     def reload(self, overrides: Overrides) -> None:
         """Load the current model again with other settings."""
-        path = self.model.spec.path if self.model else self.library.startup_model()
-        self.load(path, overrides)
+        ref = self.model.spec.ref if self.model else \
+            ModelRef.local(self.library.startup_model())
+        self.load(ref, overrides)
 
     def _model_loaded(self, model: LoadedModel) -> None:
         """Under the lock: a chat not answered yet takes the new model's system prompt."""
         answered = any(t.role == "assistant" for t in self.conversation.turns)
         if not answered and not self._prompt_chosen:
-            self.conversation.system_prompt = self.library.system_prompt_for(model.spec.path)
+            self.conversation.system_prompt = self.library.system_prompt_for(model.spec.ref)
 
     def _model_settled(self) -> None:
         """Under the lock: a load ended; a message waiting for a model goes on."""
@@ -294,10 +301,13 @@ class ChatSession:
             if self.recorder.due(run):  # a kill loses at most the last second
                 self.recorder.save_reply(run, "streaming", model, asked)
 
+        def on_thinking(text: str) -> None:
+            self._emit(ev.ThinkingReceived(run.reply_id, text))
+
         def answer() -> None:
             self.history.wait()  # the message is saved before its reply starts
-            stats, error = run.stream(self.backend, messages, sampling, self.flush_seconds,
-                                      on_text)
+            stats, error = run.stream(self.engines, messages, sampling, self.flush_seconds,
+                                      on_text, on_thinking)
             self._finish_reply(run.reply_id, run.text, stats, error)
 
         def fail(message: str) -> None:
@@ -359,11 +369,11 @@ class ChatSession:
         current = self.model_name
         if not chat.model or chat.model == current:
             return
-        path = next((p for p in self.library.paths() if p.name == chat.model), None)
-        if path is not None:
-            self._emit(ev.LogLine("info", f"Loading {chat.model}, the model this chat was "
-                                          "held with."))
-            self.load(path, remember=False)
+        ref = self.library.ref_named(chat.model)
+        if ref is not None:
+            self._emit(ev.LogLine("info", f"Loading {inert(chat.model)}, the model this chat "
+                                          "was held with."))
+            self.load(ref, remember=False)
         else:
             self._emit(ev.Notice(
                 "Its model is gone", f"This chat was held with {chat.model}, which is not "
@@ -440,7 +450,7 @@ class ChatSession:
                 messages = self.conversation.messages()
             if model is None:
                 return
-            budget = next_request_budget(messages, draft, self.backend.count_tokens,
+            budget = next_request_budget(messages, draft, self.engines.count_tokens,
                                          model.n_ctx, sampling.max_tokens)
             self._emit(ev.BudgetCounted(budget.tokens, budget.n_ctx, budget.dropped,
                                         budget.overflow))

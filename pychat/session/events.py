@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from pathlib import Path
 from typing import Literal
 
 from pychat.config import Sampling
-from pychat.engine.base import GenerationStats, LoadedModel, LoadSpec
+from pychat.engine.base import GenerationStats, LoadedModel, LoadSpec, ModelRef
 from pychat.engine.models import ModelInfo
 from pychat.gpu import VramSample
 from pychat.library import ModelListing
@@ -133,6 +132,15 @@ class TextReceived(Event):
 
 
 @dataclass(frozen=True)
+class ThinkingReceived(Event):
+    """A batch of the model's reasoning for a reply (never part of the reply's text, never
+    sent back to the model), already made inert."""
+
+    reply_id: int
+    text: str
+
+
+@dataclass(frozen=True)
 class ReplyFinished(Event):
     """A reply ended: completed, stopped or failed (``error`` says why)."""
 
@@ -237,7 +245,8 @@ class ModelLoading(Event):
     """A load started."""
 
     spec: LoadSpec
-    info: ModelInfo
+    info: ModelInfo | None
+    """The GGUF file's header (None for a server's model)."""
     choice: tuple[int | str, int]
     """The gpu_layers (maybe "auto") and n_ctx as the user chose them."""
 
@@ -255,7 +264,7 @@ class ModelLoaded(Event):
     """A model is loaded and ready to answer."""
 
     loaded: LoadedModel
-    info: ModelInfo
+    info: ModelInfo | None
     choice: tuple[int | str, int]
     vram_estimate: int | None = None
     """Estimated VRAM of what was offloaded (None when nothing was)."""
@@ -269,9 +278,9 @@ class ModelLoaded(Event):
 
 @dataclass(frozen=True)
 class ModelLoadFailed(Event):
-    """A load failed; ``path`` is the model that could not be loaded."""
+    """A load failed; ``ref`` is the model that could not be loaded."""
 
-    path: Path
+    ref: ModelRef
     message: str
     title: str = "Model error"
 

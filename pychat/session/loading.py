@@ -1,4 +1,5 @@
-"""The one load path: start-up, switches and reloads, with rollback when a load fails."""
+"""The one load path: start-up, switches and reloads, with rollback when a load fails —
+for a local file and for a server's model alike."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pychat.engine.base import Backend, LoadSpec
+from pychat.engine.backends import Backends
+from pychat.engine.base import LoadSpec, ModelRef
 from pychat.engine.fit import estimate_vram, memory_needed
 from pychat.engine.models import ModelInfo, human_bytes
 from pychat.errors import ModelError, PyChatError
@@ -29,7 +31,7 @@ from pychat.text import inert, inert_line
 class LoadRequest:
     """One load the user (or start-up) asked for."""
 
-    path: Path
+    ref: ModelRef
     overrides: Overrides = NO_OVERRIDES
     remember: bool = False
     """Save the user's choice in the config once the model loaded."""
@@ -42,7 +44,7 @@ class Loader:
     ``emit``. After a failed switch it reloads the previous model with its previous
     settings; after a failed start-up load it loads another model rather than none."""
 
-    def __init__(self, library: ModelLibrary, backend: Backend, monitor: GpuMonitor,
+    def __init__(self, library: ModelLibrary, backend: Backends, monitor: GpuMonitor,
                  emit: Callable[[Event], None], report: Report) -> None:
         self.library, self.backend, self.monitor, self.emit = library, backend, monitor, emit
         self.report = report
@@ -57,18 +59,21 @@ class Loader:
         return GpuFacts(True, free, self.monitor.status)
 
     def run(self, request: LoadRequest) -> None:
-        """Load ``request.path``; on failure roll back or, at start-up, load another."""
-        path = request.path
-        choice = self.library.choice_for(path, request.overrides)
-        self.emit(LogLine("info", f"Loading {inert_line(path.name)}…"))
+        """Load ``request.ref``; on failure roll back or, at start-up, load another."""
+        ref = request.ref
+        self.emit(LogLine("info", f"Loading {ref.name}…"))
         try:
-            path = self._load(path, request.overrides, choice)
+            if ref.path is None:
+                self._load_remote(ref, request.overrides)
+                return
+            choice = self.library.choice_for(ref.path, request.overrides)
+            path = self._load(ref.path, request.overrides, choice)
         except Exception as exc:  # noqa: BLE001 - any failure: say so, then recover
-            self._failed(path, exc)
+            self._failed(ref, exc)
             if self._last_good is not None and not request.startup:
                 self._rollback(*self._last_good)
             elif request.startup:
-                self._load_instead(path)
+                self._load_instead(ref)
             return
         if request.remember:  # the user's choice, "auto" kept as "auto"
             try:
@@ -76,6 +81,15 @@ class Loader:
             except PyChatError as exc:
                 self.emit(LogLine("warning", exc.message))
                 self.emit(Notice("Settings not saved", exc.message, "warning"))
+
+    def _load_remote(self, ref: ModelRef, overrides: Overrides) -> None:
+        """A server's model: the server is asked what it offers (raises on failure)."""
+        choice: Choice = ("", overrides.n_ctx or 0)
+        spec = LoadSpec(ref=ref, n_ctx=overrides.n_ctx or 0)
+        self.emit(ModelLoading(spec, None, choice))
+        loaded = self.backend.load(spec, progress=self._progress_reporter())
+        self._last_good = (loaded.spec, choice)
+        self.emit(ModelLoaded(loaded, None, choice))
 
     def _load(self, path: Path, overrides: Overrides, choice: Choice, *,
               instead_of: str = "") -> Path:
@@ -138,36 +152,37 @@ class Loader:
             loaded = self.backend.load(spec)
         except Exception as exc:  # noqa: BLE001 - any failure: say so; no model now
             self._last_good = None
-            self._failed(spec.path, exc)
+            self._failed(spec.ref, exc)
             return
-        info = self.library.catalog.info(spec.path)
+        info = None if spec.ref.path is None else self.library.catalog.info(spec.ref.path)
         self.emit(ModelLoaded(loaded, info, choice, vram_used=self._process_vram(),
                               rolled_back=True))
 
-    def _load_instead(self, failed: Path) -> None:
-        """Start-up: ``failed`` did not load; load another model rather than none."""
-        other = self.library.fallback_for(failed)
+    def _load_instead(self, failed: ModelRef) -> None:
+        """Start-up: ``failed`` did not load (a broken file, a server that is down); load a
+        local model rather than none."""
+        other = self.library.fallback_for(failed.path)
         if other is None:
             return
         self.emit(LogLine("info", f"Loading {inert_line(other.name)} instead of "
-                                  f"{inert_line(failed.name)}…"))
+                                  f"{failed.name}…"))
         try:
             self._load(other, NO_OVERRIDES, self.library.choice_for(other),
-                       instead_of=inert_line(failed.name))
+                       instead_of=failed.name)
         except Exception as exc:  # noqa: BLE001 - any failure: say so; no model now
-            self._failed(other, exc)
+            self._failed(ModelRef.local(other), exc)
 
-    def _failed(self, path: Path, exc: Exception) -> None:
+    def _failed(self, ref: ModelRef, exc: Exception) -> None:
         """A load failed: PyChat's own errors are reported as they are, anything else
         also goes to the session's failure report with its traceback."""
         if isinstance(exc, PyChatError):
-            self.emit(ModelLoadFailed(path, inert(exc.message), exc.title))
+            self.emit(ModelLoadFailed(ref, inert(exc.message), exc.title))
         else:
-            self.emit(ModelLoadFailed(path, self.report("load", exc), "Model load failed"))
+            self.emit(ModelLoadFailed(ref, self.report("load", exc), "Model load failed"))
 
     def _process_vram(self) -> int | None:
         """VRAM held by this process across GPUs, when the driver reports it."""
-        if not (self.backend.reports_vram and self.backend.can_offload):
+        if not (self.backend.capabilities.reports_vram and self.backend.can_offload):
             return None
         used = [g.process_used for g in self.monitor.sample().gpus
                 if g.process_used is not None]

@@ -6,7 +6,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from pychat.engine.base import Backend, LoadedModel
+from pychat.engine.backends import Backends
+from pychat.engine.base import LoadedModel
 from pychat.gpu import GpuMonitor
 from pychat.library import ModelLibrary, ModelListing
 from pychat.session import events as ev
@@ -15,6 +16,8 @@ from pychat.session.lanes import Lane, Report, reporter
 from pychat.session.loading import Loader, LoadRequest
 from pychat.text import inert
 
+LISTING_TIMEOUT = 2.0
+"""Seconds a server gets to list its models for the picker."""
 RAM_POLL_SECONDS = 3.0
 """How often memory is sampled when there is no GPU to watch."""
 
@@ -30,7 +33,7 @@ class ModelSlot:
     state is final (after StateChanged).
     """
 
-    def __init__(self, library: ModelLibrary, backend: Backend, monitor: GpuMonitor, *,
+    def __init__(self, library: ModelLibrary, backend: Backends, monitor: GpuMonitor, *,
                  lock: threading.RLock, emit: Callable[[Event], None], report: Report,
                  state_changed: Callable[[], None], loaded: Callable[[LoadedModel], None],
                  settled: Callable[[], None]) -> None:
@@ -66,11 +69,11 @@ class ModelSlot:
             self._ticket += 1
             ticket = self._ticket
             self.state = ModelState.LOADING
-            self.loading_name = inert(request.path.name)
+            self.loading_name = request.ref.name
             self._state_changed()
 
         def fail(message: str) -> None:
-            self._emit(ev.ModelLoadFailed(request.path, message, "Model load failed"))
+            self._emit(ev.ModelLoadFailed(request.ref, message, "Model load failed"))
             self._settle(ticket)
 
         def job() -> None:
@@ -96,9 +99,11 @@ class ModelSlot:
             self._settled()
 
     def listing(self) -> ModelListing:
-        """Every model with its settings and the GPU facts (blocking: reads headers)."""
-        current = self.model.spec.path if self.model else None
-        return self.library.listing(current, self._loader.gpu_facts())
+        """Every model with its settings and the GPU facts, and each server's models
+        (blocking: reads headers, asks the servers with a short timeout)."""
+        current = self.model.spec.ref if self.model else None
+        return self.library.listing(current, self._loader.gpu_facts(),
+                                    self.backend.server_models(LISTING_TIMEOUT))
 
     def list_models(self) -> None:
         """Gather the listing on a worker; it comes back as ModelsListed."""

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pychat.config import Sampling
-from pychat.engine.base import Backend, ChatMessage, GenerationStats
+from pychat.engine.base import Backend, ChatMessage, GenerationStats, Thinking
 from pychat.errors import PyChatError, Refused
 from pychat.session.conversation import TurnState
 from pychat.session.events import ReplyState
@@ -33,22 +33,30 @@ class ReplyRun:
     saved_at: float = 0.0
     sent_positions: list[int] = field(default_factory=list)
     """The position of the first turn of each message sent (see Conversation.sent)."""
+    thinking: list[str] = field(default_factory=list)
+    """The model's reasoning, apart from the reply (never sent back to it)."""
 
     @property
     def text(self) -> str:
         return "".join(self.parts)
 
     def stream(self, backend: Backend, messages: list[ChatMessage], sampling: Sampling,
-               flush_seconds: float, on_text: Callable[[str], None]
+               flush_seconds: float, on_text: Callable[[str], None],
+               on_thinking: Callable[[str], None] = lambda text: None
                ) -> tuple[GenerationStats, PyChatError | None]:
         """Generate the reply; hand its text to ``on_text`` in batches (the first piece at
-        once, then at most every ``flush_seconds``). PyChat's own errors end the reply
-        and are returned; anything else propagates to the lane's failure handler."""
+        once, then at most every ``flush_seconds``), and its reasoning (``Thinking``
+        pieces) to ``on_thinking`` the same way. PyChat's own errors end the reply and
+        are returned; anything else propagates to the lane's failure handler."""
         stats = GenerationStats()
         batch: list[str] = []
+        thoughts: list[str] = []
         last_flush = 0.0  # the first piece goes out at once: time to first token counts
 
         def flush() -> None:
+            if thoughts:
+                on_thinking("".join(thoughts))
+                thoughts.clear()
             if batch:
                 on_text("".join(batch))
                 batch.clear()
@@ -59,9 +67,13 @@ class ReplyRun:
             stats = stream.stats
             try:
                 for piece in stream:
-                    piece = inert(piece)  # the boundary every backend's text passes
-                    self.parts.append(piece)
-                    batch.append(piece)
+                    text = inert(piece)  # the boundary every backend's text passes
+                    if isinstance(piece, Thinking):
+                        self.thinking.append(text)
+                        thoughts.append(text)
+                    else:
+                        self.parts.append(text)
+                        batch.append(text)
                     now = time.monotonic()
                     if now - last_flush >= flush_seconds:
                         flush()

@@ -147,6 +147,11 @@ class ChatPane(TurnWindow):
         if reply := self._reply(reply_id):
             reply.set_note(note)
 
+    async def add_thinking(self, reply_id: int, text: str) -> None:
+        """The model's reasoning for a reply, shown apart from its text."""
+        if reply := self._reply(reply_id):
+            await reply.add_thinking(text)
+
     async def append(self, reply_id: int, text: str) -> None:
         """Streamed text for a reply; reserve more room once it reaches the reserved space."""
         reply = self._reply(reply_id)

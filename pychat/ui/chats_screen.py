@@ -112,6 +112,17 @@ class ChatsScreen(ModalScreen[int | None], DismissOnce):
         if self.chats:
             self.options.highlighted = ((self.options.highlighted or 0) + step) % len(self.chats)
 
+    # Enter is not a priority binding, so that a search typed and Enter pressed in one
+    # burst opens what the search found: the focused box or list handles Enter in order.
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input is self.search:
+            event.stop()
+            self.action_open()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.action_open()
+
     def action_open(self) -> None:
         chat = self.selected
         if chat is not None and self.is_attached:

@@ -15,6 +15,7 @@ from pychat.ui.loader_pane import LoaderPane
 from pychat.ui.log_pane import LogPane
 from pychat.ui.prompt_input import PromptInput
 from pychat.ui.status_bar import StatusBar
+from pychat.ui.vram_meter import VramMeter
 
 P = ParamSpec("P")
 
@@ -28,6 +29,7 @@ class ChatScreen(Protocol):
     status: StatusBar
     log_pane: LogPane
     loader: LoaderPane
+    vram: VramMeter
     keymap: dict[str, str]
 
     @property

@@ -9,7 +9,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Button, Input, Label, Static
 
-from pychat.config import parse_gpu_layers, parse_n_ctx
+from pychat.config import AUTO, parse_gpu_layers, parse_n_ctx
 from pychat.engine.base import LoadedModel, LoadSpec
 from pychat.engine.models import ModelInfo, human_bytes
 from pychat.library import Choice
@@ -77,22 +77,30 @@ class LoaderPane(Vertical):
 
     @staticmethod
     def where(loaded: LoadedModel) -> str:
-        """Where the layers went: "12/19 layers on GPU" or "CPU"."""
+        """Where it runs: "12/19 layers on GPU", "CPU", or the server."""
+        if loaded.spec.ref.is_remote:
+            return f"on {loaded.spec.ref.server}"
         if not loaded.offloaded_layers:
             return "CPU"
         return f"{loaded.offloaded_layers}/{loaded.n_layer + 1} layers on GPU"
 
-    def show_model(self, info: ModelInfo, gpu_layers: int | str, n_ctx: int) -> None:
-        """Display ``info`` and put its settings in the fields."""
+    def show_model(self, spec: LoadSpec, info: ModelInfo | None, gpu_layers: int | str,
+                   n_ctx: int, about: str = "") -> None:
+        """Display the model and put its settings in the fields; a server's model has no
+        header to show, and no layers to place."""
         self.info = info
-        self.query_one("#model-name", Static).update(info.file_name)
-        self.query_one("#model-meta", Static).update(info.describe())
-        self.query_one("#gpu-layers", Input).value = str(gpu_layers)
+        self.query_one("#model-name", Static).update(info.file_name if info else spec.name)
+        self.query_one("#model-meta", Static).update(info.describe() if info else about)
+        gpu = self.query_one("#gpu-layers", Input)
+        gpu.disabled = info is None and spec.ref.is_remote
+        gpu.placeholder = "the server's" if gpu.disabled else "auto"
+        gpu.value = "" if gpu.disabled else str(gpu_layers)
         self.query_one("#n-ctx", Input).value = str(n_ctx)
 
-    def show_loading(self, spec: LoadSpec, info: ModelInfo, choice: Choice) -> None:
+    def show_loading(self, spec: LoadSpec, info: ModelInfo | None, choice: Choice) -> None:
         self.load_in_progress = True
-        self.show_model(info, *choice)
+        about = f"asking {spec.ref.server}…" if spec.ref.is_remote else ""
+        self.show_model(spec, info, *choice, about=about)
         self.show_state(f"loading {spec.name}…", 0.0)
         self.show_fit("")
 
@@ -108,7 +116,8 @@ class LoaderPane(Vertical):
             state = "previous model restored · " + state
         if event.instead_of:
             state = f"{event.instead_of} did not load — using this one · " + state
-        self.show_model(event.info, event.choice[0], loaded.n_ctx)
+        self.show_model(loaded.spec, event.info, event.choice[0], loaded.n_ctx,
+                        about=loaded.location)
         self.show_state(state)
         if event.vram_used is not None:
             estimate = "?" if event.vram_estimate is None else human_bytes(event.vram_estimate)
@@ -129,7 +138,8 @@ class LoaderPane(Vertical):
 
     def _request_load(self) -> None:
         try:
-            gpu = parse_gpu_layers(self.query_one("#gpu-layers", Input).value)
+            gpu_field = self.query_one("#gpu-layers", Input)
+            gpu = parse_gpu_layers(gpu_field.value) if not gpu_field.disabled else AUTO
             ctx = parse_n_ctx(self.query_one("#n-ctx", Input).value or "0")
         except ValueError as exc:
             self.show_state(f"invalid setting: {exc}")

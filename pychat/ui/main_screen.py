@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any, ParamSpec
 
 from textual import events
@@ -12,6 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 
 from pychat import instrument
+from pychat.engine.base import ModelRef
 from pychat.errors import Refused
 from pychat.gpu import VramSample
 from pychat.library import NO_OVERRIDES, Overrides
@@ -44,14 +44,14 @@ class MainScreen(Screen[None]):
     VRAM_POLL_SECONDS = 1.0
     """How often the VRAM pane is refreshed (NVML is read on a worker)."""
 
-    def __init__(self, session: ChatSession, startup_path: Path,
+    def __init__(self, session: ChatSession, startup: ModelRef,
                  startup_overrides: Overrides = NO_OVERRIDES,
                  keymap: dict[str, str] | None = None) -> None:
         super().__init__()
         self.session = session
         self.keymap = keymap or {}
         """The user's remapped keys, by command id (messages name the keys in force)."""
-        self.startup = (startup_path, startup_overrides)
+        self.startup = (startup, startup_overrides)
         self.chat = ChatPane(id="chat")
         self.prompt = PromptInput(id="prompt")
         self.loader = LoaderPane(id="loader")
@@ -72,6 +72,7 @@ class MainScreen(Screen[None]):
             ev.ReplyAnswering: lambda e: self.chat.answering(e.reply_id, e.title),
             ev.ReplyNote: lambda e: self.chat.set_note(e.reply_id, e.note),
             ev.TextReceived: lambda e: self.chat.append(e.reply_id, e.text),
+            ev.ThinkingReceived: lambda e: self.chat.add_thinking(e.reply_id, e.text),
             ev.ReplyFinished: self._reply_finished,
             ev.ReplyRemoved: lambda e: self.chat.remove_reply(e.reply_id, e.position),
             ev.ChatCleared: self._chat_cleared,

@@ -30,8 +30,12 @@ class ModelCommands:
 
     def _picked(self, result: PickResult | None) -> None:
         self.screen.prompt.focus()
-        if result is not None:
-            self.session.load(result.path, Overrides(result.gpu_layers, result.n_ctx))
+        if result is None:
+            return
+        if result.ref.is_remote:  # n_ctx 0: what the server says
+            self.session.load(result.ref, Overrides(None, result.n_ctx or None))
+        else:
+            self.session.load(result.ref, Overrides(result.gpu_layers, result.n_ctx))
 
     def reload(self, message: LoaderPane.LoadRequested) -> None:
         """The loader pane's Enter: the current model with other settings."""
@@ -47,6 +51,7 @@ class ModelCommands:
                          load_seconds=loaded.load_seconds)
         screen.loader.show_loaded(event)
         screen.status.show_model(loaded)
+        screen.vram.show_remote(loaded.location if loaded.spec.ref.is_remote else "")
         screen.log_pane.add("info", f"{loaded.spec.name} ready ({screen.loader.where(loaded)}, "
                             f"n_ctx {loaded.n_ctx}, format {loaded.chat_format}, "
                             f"{loaded.load_seconds:.2f} s)")

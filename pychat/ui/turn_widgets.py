@@ -84,6 +84,9 @@ class AssistantMessage(Vertical):
         self._title = Static(title, classes="title", markup=False)
         self._note = Static(note, classes="note", markup=False)
         self.note = note
+        self.thinking = ""
+        """The model's reasoning so far, shown apart from (and above) the reply."""
+        self._thinking: Static | None = None
 
     def compose(self) -> ComposeResult:
         yield self._title
@@ -95,6 +98,16 @@ class AssistantMessage(Vertical):
         """Show a line under the reply (waiting, stopped, error, stats)."""
         self.note = text
         self._note.update(text)
+
+    async def add_thinking(self, text: str) -> None:
+        """More of the model's reasoning: one dim line says how much there is and ends with
+        its newest words (never mixed into the reply's text)."""
+        self.thinking += text
+        if self._thinking is None:
+            self._thinking = Static("", classes="thinking", markup=False)
+            await self.mount(self._thinking, after=self._title)
+        tail = " ".join(self.thinking.split())[-60:]
+        self._thinking.update(f"Thinking… {len(self.thinking):,} characters · …{tail}")
 
     def set_title(self, title: str) -> None:
         self.title = title

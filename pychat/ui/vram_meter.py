@@ -45,15 +45,26 @@ class VramMeter(Vertical):
         self.history: deque[float] = deque(maxlen=HISTORY)
         self.last: VramSample | None = None
         self._shown: dict[str, str] = {}
+        self.remote = ""
+        """Where the model runs when a server holds it ("" for a local model)."""
 
     def compose(self) -> ComposeResult:
         yield Static("waiting for the first sample…", id="vram-text", markup=False)
         yield Static("", id="vram-spark", markup=False)
 
+    def show_remote(self, where: str) -> None:
+        """The model now runs on a server (``where``), or here again ("")."""
+        self.remote = where
+        if self.last is not None:
+            self.show(self.last)
+
     def show(self, sample: VramSample) -> None:
         """Render one sample."""
         self.last = sample
         lines: list[str] = []
+        if self.remote:
+            lines.append(f"The model runs on {self.remote.split(',')[0]}: its memory is "
+                         "not visible here. This machine:")
         for gpu in sample.gpus:
             lines.append(f"{gpu.index}: {gpu.name}")
             if gpu.used is not None and gpu.total is not None:

@@ -124,7 +124,7 @@ async def pick(pilot: Pilot[None], app: PyChatApp, query: str, gpu_layers: str, 
         return
     for char in query:
         await pilot.press(char)
-    assert len(picker.shown) == 1, [i.file_name for i in picker.shown]
+    assert len(picker.shown) == 1, [e.label for e in picker.shown]
     await pilot.press("tab", "tab")  # the list, then gpu_layers
     assert app.focused is fields[1]
     for char in gpu_layers:  # focusing selects the old value, typing replaces it

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pychat.engine.base import (
+    Capabilities,
     ChatMessage,
     ChatStream,
     GenerationStats,
@@ -35,8 +36,6 @@ DEFAULT_REPLY = "Hello! I am the fake model. I answer quickly and always the sam
 class FakeBackend:
     """Loads instantly (or when ``load_gate`` is set), streams ``reply`` word by word at
     ``tokens_per_second``, and raises ``load_error`` / ``stream_error`` when told to."""
-
-    reports_vram = False
 
     def __init__(self, reply: str = DEFAULT_REPLY, tokens_per_second: float = 400.0,
                  n_layer: int = 4) -> None:
@@ -69,8 +68,16 @@ class FakeBackend:
         return self.offload
 
     @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(local_files=True, can_offload=self.offload, reports_vram=False,
+                            exact_token_count=True)
+
+    @property
     def loaded(self) -> LoadedModel | None:
         return self._loaded
+
+    def list_models(self, timeout: float = 2.0) -> list[str]:
+        return []
 
     @property
     def llama(self) -> Any:
