@@ -64,6 +64,7 @@ async def test_a_reply_streams_into_the_chat_pane_as_plain_text(tmp_path: Path) 
         await wait_for(pilot, lambda: len(log_pane.lines) == len(log_pane.history))
 
 
+@pytest.mark.slow  # a long journey through the app
 async def test_escape_regenerate_new_chat_and_help(tmp_path: Path) -> None:
     # Slow enough that the app goes idle between tokens: Pilot waits for idle after a key.
     app = fake_app(tmp_path, FakeBackend(reply="word " * 300, tokens_per_second=10))
@@ -115,6 +116,7 @@ async def test_a_message_sent_while_loading_is_answered(tmp_path: Path) -> None:
         assert replies(app)[0].title == "one.gguf"
 
 
+@pytest.mark.slow  # a long journey through the app
 async def test_switch_models_in_the_picker_keys_only(tmp_path: Path) -> None:
     app = fake_app(tmp_path, config="[sampling]\nmax_tokens = 24\n")
     async with app.run_test(size=SIZE) as pilot:
@@ -246,6 +248,7 @@ async def test_a_broken_config_opens_with_defaults_and_says_so(tmp_path: Path) -
     assert path.read_text() == before
 
 
+@pytest.mark.slow  # a long journey through the app
 async def test_failing_workers_are_reported_and_leave_the_app_working(tmp_path: Path) -> None:
     """Each worker fails once (RuntimeError, MemoryError and KeyError each go through the
     session in test_session.py); after each the user is told and the chat goes on."""

@@ -30,6 +30,7 @@ def app_with_servers(tmp_path: Path, url: str) -> PyChatApp:
     return PyChatApp(session, Startup(session.library.models_dir / "one.gguf"))
 
 
+@pytest.mark.slow  # a long journey through the app
 async def test_the_picker_lists_servers_and_loads_one(tmp_path: Path,
                                                       server: FaultServer) -> None:
     server.scripts["/v1/chat/completions"] = Script(pieces=sse(

@@ -95,6 +95,7 @@ def test_history_and_export_without_a_history_file(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "a chat number is a whole number" in bad.stderr
 
 
+@pytest.mark.slow  # a long journey through the app
 def test_history_lists_searches_and_exports_kept_chats(tmp_path: Path) -> None:
     from pychat.locations import user_data_dir
     from pychat.store import Store

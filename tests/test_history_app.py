@@ -39,6 +39,7 @@ async def chat_twice(pilot: Pilot[None], app: PyChatApp) -> None:
     await send_and_wait(pilot, app, "And beavers?", 2)
 
 
+@pytest.mark.slow  # a long journey through the app
 async def test_a_chat_is_found_by_a_word_and_resumed(tmp_path: Path) -> None:
     app = fake_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
@@ -68,6 +69,7 @@ async def test_a_chat_is_found_by_a_word_and_resumed(tmp_path: Path) -> None:
     store.close()
 
 
+@pytest.mark.slow  # a long journey through the app
 async def test_edit_and_resend_then_page_through_versions(tmp_path: Path) -> None:
     backend = FakeBackend(reply="First answer.")
     app = fake_app(tmp_path, backend)
@@ -217,6 +219,7 @@ async def send_and_wait_long(pilot: Pilot[None], app: PyChatApp) -> None:
                    == "assistant" and len(app.session.conversation.turns) == 402)
 
 
+@pytest.mark.slow  # a long journey through the app
 async def test_resuming_restores_the_model_or_says_it_is_gone(tmp_path: Path) -> None:
     app = fake_app(tmp_path)
     path = history_file(tmp_path)
@@ -244,6 +247,7 @@ async def test_resuming_restores_the_model_or_says_it_is_gone(tmp_path: Path) ->
         await send_and_wait(pilot, app, "Still there?", 1)
 
 
+@pytest.mark.slow  # a long journey through the app
 async def test_rename_delete_and_export(tmp_path: Path) -> None:
     app = fake_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:

@@ -230,6 +230,7 @@ def test_a_load_that_cannot_fit_is_refused_at_once_with_the_numbers(
 # ---------------------------------------------------------------------------- the app
 
 
+@pytest.mark.slow  # a long journey through the app
 async def test_a_printable_quit_key_is_refused_and_typing_still_types(tmp_path: Path) -> None:
     app = fake_app(tmp_path, config='[keys]\n"app.quit" = "e"\n')
     seen: list = []
