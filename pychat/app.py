@@ -20,7 +20,7 @@ from textual.app import App, SystemCommand
 from textual.driver import Driver
 from textual.screen import Screen
 
-from pychat.commands import COMMANDS, key_label
+from pychat.commands import COMMANDS, key_label, served_keymap
 from pychat.engine.base import ModelRef, as_ref
 from pychat.library import NO_OVERRIDES, Overrides
 from pychat.locations import user_state_dir
@@ -83,6 +83,8 @@ class PyChatApp(App[None]):
         self.session = session
         self.keys = dict(session.config.keys)
         """The user's remapped keys, by binding id."""
+        if os.environ.get("PYCHAT_SERVED"):  # in a browser tab (pychat serve)
+            self.keys = served_keymap(self.keys)
         self.main_screen = MainScreen(session, startup.ref, startup.overrides, self.keys)
         self.crash: BaseException | None = None
         """The exception that ended the app, if one did."""
@@ -102,6 +104,7 @@ class PyChatApp(App[None]):
         return TypingDriver if os.environ.get("PYCHAT_FULL_FRAMES") else DiffingDriver
 
     def on_mount(self) -> None:
+        self._apply_theme()
         self.push_screen(self.main_screen)
         # A terminal closed or a kill: leave like ctrl+q, so the terminal is restored
         # (alternate screen off, mouse reporting off, cursor back).
@@ -145,8 +148,54 @@ class PyChatApp(App[None]):
             node: App[None] | Screen[None] = self if command.scope == "app" \
                 else self.main_screen
             key = key_label(command.id, self.keys)
-            yield SystemCommand(command.title, f"{command.help} ({key})",
-                                partial(node.run_action, command.action))
+            yield SystemCommand(command.title, f"{command.help} ({key})" if key else
+                                command.help, partial(node.run_action, command.action))
+
+    def _apply_theme(self) -> None:
+        """The configured theme; with NO_COLOR, the terminal's own palette (ansi-dark),
+        and the driver drops what colour is left."""
+        wanted = self.session.config.theme
+        if self.no_color:
+            wanted = "ansi-dark"
+        elif self.console.color_system in ("standard", "windows") \
+                and not self.session.config_file.wrote("", "theme"):
+            # A 16-colour terminal (TERM=xterm, screen, linux; OpenSSH does not forward
+            # COLORTERM): a theme's shades would fall to the nearest of 16 colours, so
+            # the terminal's own palette looks right unless the user chose a theme.
+            wanted = "ansi-dark"
+        # Textual 8 named its terminal-palette theme ansi-dark; older PyChat docs and
+        # Textual versions call it textual-ansi.
+        wanted = {"textual-ansi": "ansi-dark"}.get(wanted, wanted)
+        if wanted in self.available_themes:
+            self.theme = wanted
+        else:
+            from pychat.ui.messages import notify_once
+
+            notify_once(self, f"There is no theme “{inert_line(wanted)}”: F9 lists "
+                        "them.", "A setting was left out", "warning")
+
+    def action_theme(self) -> None:
+        """ctrl+p Theme: choose one, saved in config.toml."""
+        from pychat.ui.theme_picker import ThemePicker
+
+        if isinstance(self.screen, MainScreen):
+            self.push_screen(ThemePicker(sorted(self.available_themes), self.theme),
+                             self._theme_chosen)
+
+    def _theme_chosen(self, theme: str | None) -> None:
+        from pychat.config_writer import save_top_level
+        from pychat.errors import ConfigError
+        from pychat.ui.messages import notify_once
+
+        if theme is None:
+            return
+        try:
+            save_top_level(self.session.config_file, "theme", theme)
+        except ConfigError as exc:
+            notify_once(self, exc.message, "Theme not saved", "warning")
+            return
+        notify_once(self, f"{theme}, saved in {inert_line(str(self.session.config_file.path))}.",
+                    "Theme", timeout=4)
 
     def action_help_quit(self) -> None:
         """ctrl+c (Textual's hint that ctrl+q quits), shown once while it is on screen."""
@@ -173,7 +222,9 @@ def run_app(app: PyChatApp) -> int:
     A worker still inside llama.cpp (or held by a file that blocks) cannot be cancelled,
     and quitting must not wait for it: the process then ends at once, as ctrl+q promised.
     """
-    app.run()
+    # Mouse reporting off unless asked for: PyChat is keyboard-only, and with it on every
+    # mouse move over the window sends bytes down an SSH link.
+    app.run(mouse=app.session.config.mouse)
     code = app.return_code or 0
     if app.crash is not None:
         code = code or 1

@@ -82,6 +82,29 @@ COMMANDS: dict[str, Command] = {c.id: c for c in (
             "Older version", "Show the previous version of the last reply."),
     Command("chat.newer_version", "f4", "Newer version", "chat", "version(1)",
             "Newer version", "Show the next version of the last reply."),
+    Command("chat.browse", "alt+up,ctrl+up", "Browse", "chat", "browse", "Browse the chat",
+            "Walk the conversation block by block (messages, reasoning, code) to copy, "
+            "edit, fork or export one.", priority=True),
+    Command("chat.copy_reply", "alt+c", "Copy reply", "chat", "copy_last('reply')",
+            "Copy the last reply", "Copy the last reply (OSC 52, and tmux's buffer in "
+            "tmux)."),
+    Command("chat.copy_code", "alt+y", "Copy code", "chat", "copy_last('code')",
+            "Copy the last code block", "Copy the last code block of the last reply, "
+            "without its fences."),
+    Command("chat.thinking", "alt+t", "Thinking", "chat", "toggle_thinking",
+            "Fold or unfold thinking", "Fold or unfold the last reply's reasoning.",
+            footer=False),
+    Command("chat.continue", "f8", "Continue", "chat", "continue_reply", "Continue the reply",
+            "Generate more of the last reply (stopped, cut at max_tokens, or failed)."),
+    Command("chat.editor", "alt+e", "Editor", "chat", "editor", "Edit in $EDITOR",
+            "Write the message in $VISUAL or $EDITOR (the draft comes back when it exits).",
+            footer=False),
+    Command("chat.fork", "f7", "Fork", "chat", "fork_last", "Fork the chat",
+            "A new kept chat holding this one as it is (browse to fork from an earlier "
+            "message).", footer=False),
+    Command("app.theme", "f9", "Theme", "app", "theme", "Theme",
+            "Choose the colours (saved in config.toml); ansi-dark uses the terminal's "
+            "own.", footer=False),
     Command("prompt.send", "enter", "Send", "prompt", "submit",
             help="Send the message."),
     Command("prompt.newline", "ctrl+j", "Newline", "prompt", "newline",
@@ -96,6 +119,36 @@ COMMANDS: dict[str, Command] = {c.id: c for c in (
             help="Load the chosen model with the gpu_layers and n_ctx shown."),
     Command("help.close", "escape,f1,q", "Close", "help", "dismiss",
             help="Close this help."),
+    Command("blocks.up", "up,k", "Up", "blocks", "block_move(-1)", help="The block above.",
+            footer=False),
+    Command("blocks.down", "down,j", "Down", "blocks", "block_move(1)",
+            help="The block below.", footer=False),
+    Command("blocks.first", "home,g", "First", "blocks", "block_end(False)",
+            help="The first block of the chat.", footer=False),
+    Command("blocks.last", "end,G", "Last", "blocks", "block_end(True)",
+            help="The last block of the chat.", footer=False),
+    Command("blocks.copy", "c", "Copy", "blocks", "block('copy')",
+            help="Copy the block (a code block as its code, without fences)."),
+    Command("blocks.to_box", "i", "To box", "blocks", "block('to_box')",
+            help="Put the block into the message box."),
+    Command("blocks.expand", "enter,space", "Open", "blocks", "block_expand",
+            help="Fold or unfold reasoning; show a code block whole."),
+    Command("blocks.edit", "e", "Edit", "blocks", "block('edit')",
+            help="Edit the message and send it again (what followed stays as a version)."),
+    Command("blocks.fork", "f", "Fork", "blocks", "block('fork')",
+            help="A new kept chat holding this one up to the block."),
+    Command("blocks.export", "x", "Export", "blocks", "block('export')",
+            help="Write the block to a Markdown file in the current folder."),
+    Command("blocks.back", "escape", "Back", "blocks", "block('back')",
+            help="Back to the message box."),
+    Command("viewer.copy", "c", "Copy", "viewer", "copy",
+            help="Copy the code shown (without fences)."),
+    Command("viewer.close", "escape,q", "Close", "viewer", "dismiss",
+            help="Close the code view."),
+    Command("themes.close", "escape", "Cancel", "themes", "cancel",
+            help="Keep the theme as it was."),
+    Command("themes.choose", "enter", "Choose", "themes", "choose",
+            help="Use the theme and save it in config.toml."),
     Command("chats.close", "escape", "Close", "chats", "close",
             help="Close the chat list."),
     Command("chats.down", "down", "Next", "chats", "move(1)", help="The next chat.",
@@ -119,13 +172,16 @@ COMMANDS: dict[str, Command] = {c.id: c for c in (
     Command("confirm.no", "n,escape", "No", "confirm", "answer(False)", help="Answer no."),
 )}
 
-TOGETHER = ({"app", "chat", "prompt"}, {"app", "picker"}, {"app", "help"}, {"app", "chats"},
-            {"app", "settings"}, {"app", "ask"}, {"app", "confirm"})
+TOGETHER = ({"app", "chat", "prompt"}, {"app", "chat", "blocks"}, {"app", "picker"},
+            {"app", "help"}, {"app", "chats"}, {"app", "settings"}, {"app", "ask"},
+            {"app", "confirm"}, {"app", "viewer"}, {"app", "themes"})
 """Scopes whose bindings are active at the same time."""
 TYPING_SCOPES = {"app", "chat", "prompt", "picker", "chats", "settings", "ask"}
 """Scopes active while a text field has focus (the help and the yes/no question have
 none)."""
 SCOPE_NAMES = {"app": "Everywhere", "chat": "The chat", "prompt": "The message box",
+               "blocks": "Browsing the chat (alt+↑)", "viewer": "A code block shown whole",
+               "themes": "The theme list",
                "picker": "The model picker (ctrl+o)", "help": "This help (F1)",
                "chats": "The chat list (ctrl+t)", "settings": "Chat settings (ctrl+g)",
                "ask": "A question with a text field", "confirm": "A yes/no question"}
@@ -134,6 +190,18 @@ SCOPE_NAMES = {"app": "Everywhere", "chat": "The chat", "prompt": "The message b
 def in_scope(scope: str) -> list[Command]:
     """The commands active in ``scope``, in table order."""
     return [c for c in COMMANDS.values() if c.scope == scope]
+
+
+BROWSER_KEYS = {"chat.new": "alt+n", "chat.chats": "alt+h", "app.quit": "alt+q"}
+"""Served in a browser (``pychat serve``), the commands whose keys the browser keeps for
+itself (ctrl+n new window, ctrl+t new tab, ctrl+q quit) get keys that reach the page."""
+
+
+def served_keymap(keymap: dict[str, str]) -> dict[str, str]:
+    """The keymap in force in a browser tab: the browser-safe keys, the user's remaps on
+    top (a remap that clashes with a browser-safe key is left out)."""
+    accepted, _ = check_keymap({**BROWSER_KEYS, **keymap})
+    return accepted
 
 
 def keys_for(command_id: str, keymap: dict[str, str]) -> str:
@@ -189,6 +257,10 @@ have focus: a command remapped onto one would never run while the user types
 (``tests/test_commands.py`` checks this list against Textual's own bindings)."""
 
 
+READ_AS = {"alt+b": "ctrl+left", "alt+f": "ctrl+right"}
+"""Keys that reach the app as other keys: Esc b / Esc f are read as word moves."""
+
+
 def key_problem(key: str) -> str:
     """Why ``key`` is not a key a terminal can send as Textual names it ("" when it is):
     modifiers joined by "+" to one key, "ctrl+shift+up", "f6", "alt+x", "exclamation_mark"."""
@@ -198,6 +270,8 @@ def key_problem(key: str) -> str:
         return f"'{unknown[0]}' is not a modifier (use {', '.join(MODIFIERS)})"
     if len(set(modifiers)) != len(modifiers):
         return "a modifier is named twice"
+    if key in READ_AS:
+        return f"terminals send {key} as the word move {READ_AS[key]}, so it never arrives"
     if base in NAMED_KEYS or base in PUNCTUATION_NAMES:
         return ""
     if len(base) == 1 and base in string.ascii_letters + string.digits:

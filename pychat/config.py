@@ -49,6 +49,8 @@ class Sampling:
     max_tokens: int = _opt(1024, "Longest reply in tokens; 0 = until the context is full.",
                            lo=0, hi=1_000_000)
     seed: int = _opt(-1, "Random seed; -1 = a new one per reply.", lo=-1, hi=2**32 - 1)
+    thinking: bool = _opt(True, "Let a model that reasons show its thinking (collapsed); "
+                          "false asks it not to think, where its template has the switch.")
 
 
 @dataclass
@@ -102,6 +104,10 @@ class Config:
                               "every chat; \"\" = none.")
     history_file: str = _opt("", "Where chats are kept (SQLite); \"\" = history.sqlite3 in "
                              "the user data folder.")
+    theme: str = _opt("textual-dark", "The colours: a Textual theme name (F9 lists them); "
+                      "ansi-dark and ansi-light use the terminal's own palette.")
+    mouse: bool = _opt(False, "Let the terminal report the mouse (off: PyChat is "
+                       "keyboard-only, and every mouse move costs bytes over SSH).")
     sampling: Sampling = _opt(None, "Sampling settings.", factory=Sampling)
     models: dict[str, ModelSettings] = _opt(None, "Per-model load settings.", factory=dict)
     keys: dict[str, str] = _opt(None, "Key remapping: binding id = \"key\".", factory=dict)

@@ -100,6 +100,20 @@ def save_preset(loaded: LoadedConfig, name: str, prompt: str) -> None:
     loaded.config.presets[name] = prompt
 
 
+def save_top_level(loaded: LoadedConfig, key: str, value: Any) -> None:
+    """Write a top-level setting (``theme = "nord"``) into the config file; raises
+    ConfigError as ``save_model_settings`` does."""
+    def edit(doc: Any) -> None:
+        doc[key] = value
+
+    def fresh(doc: dict[str, Any]) -> None:
+        doc[key] = value
+
+    _update(loaded, f"{key} was not saved", edit, fresh)
+    setattr(loaded.config, key, value)
+    loaded.written.setdefault("", set()).add(key)
+
+
 def _table(doc: Any, name: str, super_table: bool = False) -> Any:
     table = doc.get(name)
     if table is None:

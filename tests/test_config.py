@@ -34,7 +34,7 @@ def test_round_trip(tmp_path: Path) -> None:
     original = load_config(path)
     original.config.system_prompt = "Be terse."
     original.config.sampling.temperature = 0.2
-    original.config.keys["chat.stop"] = "f9"
+    original.config.keys["chat.stop"] = "f12"
     settings = ModelSettings(gpu_layers=12, n_ctx=8192, chat_format="chatml", flash_attn=True)
     original.config.models["m.gguf"] = settings
     models_before = original.models_dir()  # relative to the working folder: no file yet

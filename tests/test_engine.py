@@ -14,6 +14,7 @@ from pychat.engine.base import ChatMessage, LoadSpec, ModelRef
 from pychat.engine.formats import StopMatcher
 from pychat.engine.llama import LlamaBackend
 from pychat.errors import ContextOverflowError, ModelError
+from tests.support.gguf import write_tiny_llama
 
 pytestmark = pytest.mark.slow
 SHORT = Sampling(seed=7, max_tokens=24, temperature=0.0)
@@ -290,3 +291,43 @@ def test_switches_do_not_grow_memory(demo_model: Path, model_dir: Path) -> None:
         backend.shutdown()
     print(f"RSS growth over 12 switches: {growth / 2**20:.1f} MiB")
     assert growth < 10 * 2**20
+
+
+def test_a_reply_is_continued_from_its_text_with_its_turn_left_open(
+        demo_backend: LlamaBackend) -> None:
+    llm = demo_backend.llama
+    asked = chat("Name a colour.")
+    opening = llm.detokenize(demo_backend.prompt_tokens(asked)).decode()
+    partial = "The colour I would name is"
+    continued = llm.detokenize(demo_backend.prompt_tokens(
+        [*asked, {"role": "assistant", "content": partial}])).decode()
+    assert continued == opening + partial  # no end of turn: the model goes on from there
+    text = "".join(demo_backend.stream_chat([*asked, {"role": "assistant", "content": partial}],
+                                            SHORT))
+    assert isinstance(text, str)
+
+
+THINKING_TEMPLATE = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
+    "{{ message['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n"
+    "{% if enable_thinking is defined and not enable_thinking %}<think>\n\n</think>\n\n"
+    "{% endif %}{% endif %}")
+
+
+def test_thinking_off_reaches_a_template_that_reads_the_switch(tmp_path: Path) -> None:
+    switch = write_tiny_llama(tmp_path / "thinks.gguf", template=THINKING_TEMPLATE)
+    plain = write_tiny_llama(tmp_path / "plain.gguf")
+    backend = LlamaBackend()
+    asked: list[ChatMessage] = [{"role": "user", "content": "hello"}]
+    try:
+        backend.load(LoadSpec(ModelRef.local(switch), n_ctx=256))
+        assert backend.capabilities.thinking_switch
+        assert backend.capabilities.continues_replies
+        off = backend.llama.detokenize(backend.prompt_tokens(asked, thinking=False)).decode()
+        on = backend.llama.detokenize(backend.prompt_tokens(asked)).decode()
+        assert off.endswith("</think>\n\n") and "think" not in on
+        backend.load(LoadSpec(ModelRef.local(plain), n_ctx=256))
+        assert not backend.capabilities.thinking_switch
+    finally:
+        backend.shutdown()

@@ -280,3 +280,37 @@ def test_nothing_is_asked_of_a_server_while_it_streams(server: FaultServer) -> N
     assert "".join(pieces) == "bc"
     assert not backend.streaming
     assert MODELS.status == 200
+
+
+CONTINUED = [{"role": "user", "content": "Count"}, {"role": "assistant", "content": "1, 2,"}]
+
+
+def test_thinking_off_and_continuing_go_to_the_servers_that_take_them(
+        server: FaultServer) -> None:
+    server.scripts["/v1/chat/completions"] = Script(pieces=reply(" 3"))
+    no_thinking = Sampling(max_tokens=8, thinking=False)
+    plain = loaded(server)  # an OpenAI-compatible server of unknown kind
+    assert not plain.capabilities.thinking_switch and not plain.capabilities.continues_replies
+    list(plain.stream_chat([CONTINUED[0]], no_thinking))
+    assert "chat_template_kwargs" not in server.chats()[-1]
+    plain.shutdown()
+    server.scripts["/props"] = Script(pieces=[json.dumps(
+        {"default_generation_settings": {"n_ctx": 8192}}).encode()])
+    llama_server = loaded(server)
+    assert llama_server.capabilities.thinking_switch
+    assert llama_server.capabilities.continues_replies
+    list(llama_server.stream_chat(CONTINUED, no_thinking))
+    body = server.chats()[-1]
+    assert body["chat_template_kwargs"] == {"enable_thinking": False}
+    assert body["messages"][-1] == CONTINUED[-1]  # llama-server continues it itself
+    assert "continue_final_message" not in body
+    llama_server.shutdown()
+    del server.scripts["/props"]
+    server.scripts["/v1/models"] = Script(pieces=[json.dumps({"object": "list", "data": [
+        {"id": "tiny-chat", "object": "model", "max_model_len": 2048}]}).encode()])
+    vllm = loaded(server)
+    list(vllm.stream_chat(CONTINUED, Sampling(max_tokens=8)))
+    body = server.chats()[-1]
+    assert body["continue_final_message"] is True and body["add_generation_prompt"] is False
+    assert "chat_template_kwargs" not in body  # thinking on: nothing to switch off
+    vllm.shutdown()

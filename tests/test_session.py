@@ -87,7 +87,7 @@ def test_stop_keeps_the_partial_reply_and_the_chat_goes_on(tmp_path: Path) -> No
         session.send("too soon")
     session.stop()
     finished = recorder.wait_for(ReplyFinished)
-    assert finished.note == "⏹ stopped" and finished.stats.finish_reason == "cancelled"
+    assert finished.note == "■ stopped" and finished.stats.finish_reason == "cancelled"
     text = reply_text(recorder, finished.reply_id)
     assert text and session.conversation.turns[-1].text == text
     assert session.conversation.turns[-1].state == "stopped"
@@ -102,7 +102,7 @@ def test_stop_while_waiting_for_a_model(tmp_path: Path) -> None:
     session.start(session.library.models_dir / "one.gguf", poll_vram=None)
     session.send("Hello?")
     session.stop()
-    assert recorder.wait_for(ReplyFinished).note == "⏹ stopped"
+    assert recorder.wait_for(ReplyFinished).note == "■ stopped"
     assert session.reply_state is ReplyState.IDLE
     backend.load_gate.set()
     recorder.wait_for(StateChanged, lambda e: e.model is ModelState.READY)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from pychat.engine.base import ModelRef
+from pychat.errors import Refused
 from pychat.session import ChatSession, ModelState
 from pychat.session.events import (
     ModelLoaded,
@@ -157,4 +158,19 @@ def test_a_kept_chat_held_on_a_server_goes_back_to_it(tmp_path: Path,
     session.open_chat(chat_id)
     loaded(recorder, "other-model @ box", mark)
     assert not [n for n in recorder.of(Notice) if n.title == "Its model is gone"]
+    session.shutdown()
+
+
+def test_continue_is_refused_with_why_where_the_server_cannot(
+        tmp_path: Path, server: FaultServer) -> None:
+    server.scripts["/v1/chat/completions"] = Script(pieces=reply("Half ", "an ", "answer"))
+    session, recorder = with_server(tmp_path, server.url)
+    session.start(ModelRef.remote("box", "tiny-chat"), poll_vram=None)
+    loaded(recorder, "tiny-chat @ box")
+    answer(session, recorder, "Go on")
+    asked = len(server.chats())
+    with pytest.raises(Refused, match="cannot continue a reply: this server does not take"):
+        session.continue_reply()
+    assert len(server.chats()) == asked  # nothing was sent
+    assert session.conversation.turns[-1].text == "Half an answer"  # the reply is kept
     session.shutdown()

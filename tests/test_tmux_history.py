@@ -143,7 +143,7 @@ def test_a_reply_killed_mid_stream_is_kept_as_stopped(smollm_model: Path,
         tmux.keys("C-t")
         tmux.wait_for(lambda s: "lighthouse" in s)
         tmux.keys("Enter")
-        screen = tmux.wait_for(lambda s: "Resumed" in s and "⏹ stopped" in s)
+        screen = tmux.wait_for(lambda s: "Resumed" in s and "■ stopped" in s)
         assert "Traceback" not in screen
         quit_app(tmux, tmp_path)
     finally:

@@ -89,6 +89,10 @@ class Capabilities:
     concurrent_calls: bool = True
     """A second request (listing, counting) may be made while a reply streams; False for
     servers that cancel a streaming reply when any other request arrives."""
+    thinking_switch: bool = False
+    """Thinking can be turned off (``enable_thinking`` in the model's chat template)."""
+    continues_replies: bool = False
+    """A reply can be continued: the last message may be the assistant's, unfinished."""
 
 
 @dataclass(frozen=True)

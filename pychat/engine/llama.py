@@ -149,6 +149,8 @@ class LlamaBackend:
         self._vocab: Any = None
         self._suppressor: Any = None
         self._merge_system = False
+        self._thinking_switch = False
+        """The model's template reads ``enable_thinking`` (Qwen3, SmolLM3 …)."""
         self._stop_ids: set[int] = set()
         self._recent_errors: deque[str] = deque(maxlen=8)
         self._progress: ProgressCallback | None = None
@@ -186,7 +188,8 @@ class LlamaBackend:
         offload = self.can_offload
         return Capabilities(local_files=True, can_offload=offload, reports_vram=offload,
                             exact_token_count=True, lists_models=False,
-                            concurrent_calls=True)
+                            concurrent_calls=True, thinking_switch=self._thinking_switch,
+                            continues_replies=True)
 
     def list_models(self, timeout: float = 2.0) -> list[str]:
         """Local files are found on disk by the library: nothing to ask here."""
@@ -265,6 +268,8 @@ class LlamaBackend:
                 llm.close()
                 raise
             self._llm, self._formatter, self._merge_system = llm, formatter, merge_system
+            template = llm.metadata.get("tokenizer.chat_template") or ""
+            self._thinking_switch = label == "GGUF template" and "enable_thinking" in template
             self._vocab = vocab
             if self.ignore_eos:  # benchmarks: scan the vocabulary now, not in a reply
                 self._turn_end_suppressor()
@@ -331,15 +336,24 @@ class LlamaBackend:
 
     # ------------------------------------------------------------------ prompts
 
-    def prompt_tokens(self, messages: list[ChatMessage]) -> list[int]:
-        """The prompt tokens for ``messages`` in the loaded model's format."""
+    def prompt_tokens(self, messages: list[ChatMessage], thinking: bool = True) -> list[int]:
+        """The prompt tokens for ``messages`` in the loaded model's format, as a request
+        with ``thinking`` on or off would send them."""
         with self._lock:
             self._require_model()
-            return self._prompt_tokens(messages)[0]
+            return self._prompt_tokens(messages, thinking)[0]
 
-    def _prompt_tokens(self, messages: list[ChatMessage]) -> tuple[list[int], list[str]]:
-        """Format and tokenize ``messages``; return (tokens, stop strings)."""
+    def _prompt_tokens(self, messages: list[ChatMessage], thinking: bool = True
+                       ) -> tuple[list[int], list[str]]:
+        """Format and tokenize ``messages``; return (tokens, stop strings).
+
+        Messages that end with the assistant's are a reply to continue: the others are
+        formatted up to the assistant's turn opening, and its text follows as it is.
+        ``thinking`` False asks a template that has the switch not to think."""
         llm = self._llm
+        partial = ""
+        if messages and messages[-1]["role"] == "assistant":
+            partial, messages = messages[-1]["content"], list(messages[:-1])
         if self._merge_system and messages and messages[0]["role"] == "system":
             # Gemma's format has no system turn: prefix it to the first user turn instead.
             system, rest = messages[0]["content"], list(messages[1:])
@@ -347,11 +361,12 @@ class LlamaBackend:
                 rest[0] = {"role": rest[0]["role"],
                            "content": f"{system}\n\n{rest[0]['content']}"}
             messages = rest
+        options = {} if thinking or not self._thinking_switch else {"enable_thinking": False}
         try:
-            result = self._formatter(messages=messages)
+            result = self._formatter(messages=messages, **options)
         except Exception as exc:  # jinja2 errors from the model's own template
             raise GenerationError(f"The model's chat template failed: {exc}") from exc
-        prompt: str = result.prompt
+        prompt: str = result.prompt + partial
         bos = llm.token_bos()
         starts_with_bos = bos >= 0 and prompt.startswith(self._token_text(self._vocab, bos))
         add_bos = not (result.added_special or starts_with_bos)
@@ -409,11 +424,11 @@ class LlamaBackend:
             n_ctx = llm.n_ctx()
             budget = n_ctx - reply_reserve(n_ctx, sampling.max_tokens)
             kept, dropped, _ = fit_messages(
-                messages, lambda m: len(self._prompt_tokens(m)[0]), budget)
+                messages, lambda m: len(self._prompt_tokens(m, sampling.thinking)[0]), budget)
             if dropped:
                 self._log("info", f"Context: left out the {dropped} oldest message(s) so "
                           f"the prompt fits n_ctx={n_ctx}.")
-            tokens, stop_strings = self._prompt_tokens(kept)
+            tokens, stop_strings = self._prompt_tokens(kept, sampling.thinking)
             stop_ids, stop_texts = self._split_stops(stop_strings)
             stop_ids |= self._stop_ids
             stats.prompt_tokens, stats.dropped_messages = len(tokens), dropped

@@ -73,6 +73,12 @@ class ServerFacts:
     "extras" (llama-cpp-python: the text tokenized, the template estimated) or ""."""
 
     @property
+    def template_kwargs(self) -> bool:
+        """True for servers that take ``chat_template_kwargs`` (``enable_thinking``) and
+        continue a final assistant message (llama-server, vLLM)."""
+        return self.kind in ("llama-server", "vLLM")
+
+    @property
     def sampler_extras(self) -> bool:
         """True when top_k and the repeat penalty may be sent (others reject unknown
         fields, OpenAI among them)."""
@@ -179,7 +185,9 @@ class RemoteBackend:
         return Capabilities(local_files=False, can_offload=False, reports_vram=False,
                             exact_token_count=facts.count in ("apply-template", "vllm"),
                             lists_models=True,
-                            concurrent_calls=facts.kind != "llama-cpp-python")
+                            concurrent_calls=facts.kind != "llama-cpp-python",
+                            thinking_switch=facts.template_kwargs,
+                            continues_replies=facts.template_kwargs)
 
     @property
     def can_offload(self) -> bool:
@@ -467,6 +475,10 @@ class RemoteBackend:
             body["top_k"] = sampling.top_k
             key = "repetition_penalty" if self._facts.kind == "vLLM" else "repeat_penalty"
             body[key] = sampling.repeat_penalty
+        if not sampling.thinking and self._facts.template_kwargs:
+            body["chat_template_kwargs"] = {"enable_thinking": False}
+        if messages and messages[-1]["role"] == "assistant" and self._facts.kind == "vLLM":
+            body["continue_final_message"], body["add_generation_prompt"] = True, False
         return body
 
     def _generate(self, messages: list[ChatMessage], sampling: Sampling,

@@ -37,7 +37,7 @@ from pychat.library import NO_OVERRIDES, ModelLibrary, ModelListing, Overrides
 from pychat.session import events as ev
 from pychat.session.conversation import Conversation, stored_turn
 from pychat.session.events import Event, ModelState, ReplyState
-from pychat.session.history import ChatSettings, History, history_path
+from pychat.session.history import ChatSettings, History, history_path, title_for
 from pychat.session.lanes import Lane, reporter
 from pychat.session.loading import LoadRequest
 from pychat.session.model_slot import ModelSlot
@@ -185,10 +185,15 @@ class ChatSession:
         self.load(ref, overrides)
 
     def _model_loaded(self, model: LoadedModel) -> None:
-        """Under the lock: a chat not answered yet takes the new model's system prompt."""
+        """Under the lock: a chat not answered yet takes the new model's system prompt;
+        with thinking off, a model without the switch is told."""
         answered = any(t.role == "assistant" for t in self.conversation.turns)
         if not answered and not self._prompt_chosen:
             self.conversation.system_prompt = self.library.system_prompt_for(model.spec.ref)
+        if not self.sampling.thinking and not self.engines.capabilities.thinking_switch:
+            self._emit(ev.Notice(
+                "No thinking switch", f"{model.spec.name}'s chat template has no "
+                "enable_thinking switch: it may still think.", "warning"))
 
     def _model_settled(self) -> None:
         """Under the lock: a load ended; a message waiting for a model goes on."""
@@ -286,13 +291,18 @@ class ChatSession:
                                 if loading else NO_MODEL_NOTE))
         self._state_changed()
 
-    def _begin_answer(self) -> None:
-        """Under the lock, with a model ready: generate the active reply on a worker."""
+    def _begin_answer(self, prefix: str = "", thinking: str = "") -> None:
+        """Under the lock, with a model ready: generate the active reply on a worker
+        (``prefix``: a reply being continued, which the model goes on from)."""
         position = len(self.conversation.turns)
         run = self.replies.begin(position)
+        run.parts[:] = [prefix] if prefix else []
+        run.thinking[:] = [thinking] if thinking else []
         self._emit(ev.ReplyAnswering(run.reply_id, self._title()))
         self._state_changed()
         (messages, run.sent_positions), sampling = self.conversation.sent(), self.sampling
+        if prefix:
+            messages.append({"role": "assistant", "content": prefix})
         model, asked = self.model_name, self.conversation.asked(position)
         self.recorder.save_reply(run, "streaming", model, asked)
 
@@ -302,7 +312,8 @@ class ChatSession:
                 self.recorder.save_reply(run, "streaming", model, asked)
 
         def on_thinking(text: str) -> None:
-            self._emit(ev.ThinkingReceived(run.reply_id, text))
+            self._emit(ev.ThinkingReceived(run.reply_id, text, run.thinking_seconds,
+                                           run.thinking_pieces))
 
         def answer() -> None:
             self.history.wait()  # the message is saved before its reply starts
@@ -326,7 +337,7 @@ class ChatSession:
             if isinstance(error, ContextOverflowError) and error.part == "message":
                 self.conversation.exclude_last_user()  # it would fail every time
             note, state = closing_note(stats, error)
-            turn = self.conversation.add_reply(reply_id, text, state)
+            turn = self.conversation.add_reply(reply_id, text, state, run.thought)
             turn.model = self.model_name
             run.parts[:] = [text]
             self.recorder.save_reply(run, state, turn.model,
@@ -395,18 +406,65 @@ class ChatSession:
     def edit_last(self, text: str) -> None:
         """Send ``text`` in place of the last message; what it replaces (and its reply)
         stay as earlier versions."""
+        with self._lock:
+            position = self.conversation.last_user_position()
+            if position is None:
+                raise Refused("There is no message to edit yet.")
+            self.edit_at(position, text)
+
+    def edit_at(self, position: int, text: str) -> None:
+        """Send ``text`` in place of the message at ``position``: what follows it leaves
+        the chat, and what it replaces stays as an earlier version there."""
         text = text.strip()
         if not text:
             return
         with self._lock:
             self.replies.check_idle()
-            position = self.conversation.last_user_position()
-            if position is None:
-                raise Refused("There is no message to edit yet.")
-            del self.conversation.turns[position:]
+            turns = self.conversation.turns
+            if not 0 <= position < len(turns) or turns[position].role != "user":
+                raise Refused("Only a message you sent can be edited and sent again.")
+            del turns[position:]
             self._emit(ev.TurnsTruncated(position))
             self._add_user(text)
             self._open_reply()
+
+    def continue_reply(self) -> None:
+        """Generate more of the last reply (one stopped, cut at max_tokens, or cut short
+        by an error): the model goes on from its text, which stays as one reply."""
+        with self._lock:
+            self.replies.check_idle()
+            last = self.conversation.last_reply()
+            if last is None or not last.text.strip():
+                raise Refused("There is no reply to continue (the last turn is not one, or "
+                              "it is empty).")
+            if self.model_state is not ModelState.READY:
+                raise Refused("Wait for the model to be ready, then continue.")
+            if not self.engines.capabilities.continues_replies:
+                raise Refused(f"{self.model_name} cannot continue a reply: this server does "
+                              "not take an unfinished assistant message.", "Cannot continue")
+            self.conversation.turns.pop()
+            position = len(self.conversation.turns)
+            self._emit(ev.ReplyRemoved(last.reply_id, position))
+            reply_id = self.replies.open()
+            self._emit(ev.ReplyStarted(reply_id, self._title(), position, last.text,
+                                       last.thinking))
+            self._begin_answer(last.text, last.thinking)
+
+    def fork(self, position: int) -> None:
+        """A new kept chat holding this one up to ``position`` (what you see), opened."""
+        with self._lock:
+            self.replies.check_idle()
+            chat_id = self.history.chat_id
+            if chat_id is None or not self.conversation.turns:
+                raise Refused("There is nothing kept to fork yet: send a message first.")
+            position = min(position, len(self.conversation.turns) - 1)
+            first = self.conversation.turns[0].text
+        self.history.fork(chat_id, position, f"Fork: {title_for(first)}", self._chat_read)
+
+    def export_text(self, text: str, name: str) -> None:
+        """Write ``text`` (a block of the chat) to a new file named after ``name`` in the
+        folder PyChat was started in; a Notice says where."""
+        self.history.write_file(Path.cwd(), name, text)
 
     def page_version(self, step: int) -> None:
         """Show an older (``step`` -1) or newer (+1) version of the last reply, with the
@@ -435,10 +493,22 @@ class ChatSession:
     def update_settings(self, system_prompt: str, sampling: Sampling) -> None:
         """This chat's system prompt and sampling (kept with it in the history)."""
         with self._lock:
+            turned_off = self.sampling.thinking and not sampling.thinking
             self.conversation.system_prompt, self.sampling = system_prompt, sampling
             self._prompt_chosen = True
             self._emit(ev.SettingsChanged(system_prompt, sampling))
             self.recorder.save_settings(self.model_name, self.chat_settings())
+            if turned_off:
+                self._tell_thinking_switch()
+
+    def _tell_thinking_switch(self) -> None:
+        """Thinking is off for this chat: say so when the model has no switch for it,
+        instead of failing silently (its reasoning still shows, collapsed)."""
+        if self.model is not None and not self.engines.capabilities.thinking_switch:
+            self._emit(ev.Notice(
+                "No thinking switch", f"{self.model_name}'s chat template has no "
+                "enable_thinking switch: it may still think; its reasoning stays collapsed "
+                "and is never sent back.", "warning"))
 
     def count_budget(self, draft: str) -> None:
         """Count, off the UI thread, the tokens the next request would take with ``draft``

@@ -29,6 +29,8 @@ class Turn:
     """How many versions its position has (a reply regenerated twice has 3)."""
     model: str = ""
     """For replies: the model that wrote it."""
+    thinking: str = ""
+    """For replies: the model's reasoning, shown apart and never sent back."""
 
 
 def stored_turn(message: StoredMessage) -> Turn:
@@ -36,7 +38,7 @@ def stored_turn(message: StoredMessage) -> Turn:
     state = message.state if message.state in ("ok", "stopped", "error", "excluded") else "ok"
     return Turn("user" if message.role == "user" else "assistant", message.text,
                 cast(TurnState, state), 0, message.id, message.version, message.versions,
-                message.model)
+                message.model, message.thinking)
 
 
 @dataclass
@@ -51,8 +53,9 @@ class Conversation:
         self.turns.append(turn)
         return turn
 
-    def add_reply(self, reply_id: int, text: str, state: TurnState = "ok") -> Turn:
-        turn = Turn("assistant", text, state, reply_id)
+    def add_reply(self, reply_id: int, text: str, state: TurnState = "ok",
+                  thinking: str = "") -> Turn:
+        turn = Turn("assistant", text, state, reply_id, thinking=thinking)
         self.turns.append(turn)
         return turn
 

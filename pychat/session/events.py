@@ -105,6 +105,9 @@ class ReplyStarted(Event):
     title: str
     """Who answers: the model's file name."""
     position: int = 0
+    text: str = ""
+    """What the reply already holds (a reply being continued)."""
+    thinking: str = ""
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,10 @@ class ThinkingReceived(Event):
 
     reply_id: int
     text: str
+    seconds: float = 0.0
+    """How long the model has been thinking so far."""
+    pieces: int = 0
+    """Pieces (about tokens) of reasoning so far."""
 
 
 @dataclass(frozen=True)
@@ -147,7 +154,7 @@ class ReplyFinished(Event):
     reply_id: int
     stats: GenerationStats
     note: str
-    """"⏹ stopped", "⚠ error: …", "(reply cut at max_tokens)" or ""."""
+    """"■ stopped", "⚠ error: …", "(reply cut at max_tokens)" or ""."""
     error: str = ""
     error_title: str = ""
 

@@ -175,6 +175,36 @@ class History:
 
         self.run(job)
 
+    def fork(self, chat_id: int, through: int, title: str,
+             done: Callable[[StoredChat | None], None]) -> None:
+        """A new chat of ``chat_id``'s messages up to position ``through``; ``done`` gets
+        it (None when the chat is gone) on the lane."""
+        def job(store: Store) -> None:
+            new_id = store.fork(chat_id, through, inert_line(title)[:200])
+            done(store.load_chat(new_id) if new_id is not None else None)
+
+        self.run(job)
+
+    def write_file(self, folder: Path, name: str, text: str) -> None:
+        """``text`` into a new file ``pychat-NAME.md`` (or -2, -3 …) in ``folder``; a Notice
+        says where or why not. Done on the lane: no IO on the UI's thread."""
+        def job(store: Store) -> None:
+            stem = "".join(c if c.isalnum() or c in "-_" else "-" for c in name)[:60]
+            path = folder / f"pychat-{stem}.md"
+            number = 2
+            while path.exists():
+                path = folder / f"pychat-{stem}-{number}.md"
+                number += 1
+            try:
+                path.write_text(text, encoding="utf-8")
+            except OSError as exc:
+                self._emit(ev.Notice("Export failed", f"cannot write {inert_line(str(path))}: "
+                                     f"{exc.strerror or exc}", "error"))
+                return
+            self._emit(ev.Notice("Exported", f"Written to {inert_line(str(path))}"))
+
+        self.run(job)
+
     def load(self, chat_id: int, done: Callable[[StoredChat | None], None]) -> None:
         """Read a whole chat; ``done`` gets it (None when it is gone) on the lane."""
         self.run(lambda store: done(store.load_chat(chat_id)))

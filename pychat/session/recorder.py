@@ -53,16 +53,16 @@ class ChatRecorder:
         ``asked``: the message it answers (its version is read on the lane, once that
         message's own save has set it); ``turn``: the finished reply's turn, which gets
         the stored ids."""
-        history, text = self.history, run.text
+        history, text, thinking = self.history, run.text, run.thought
         run.saved_at = time.monotonic()
 
         def job(store: Store) -> None:
             if run.message_id:
-                store.update_message(run.message_id, text, state)
+                store.update_message(run.message_id, text, state, thinking)
             elif history.chat_id is not None:
                 answers = asked.version if asked is not None and asked.role == "user" else 0
                 stored = store.add_message(history.chat_id, run.position, "assistant", text,
-                                           state, model, answers)
+                                           state, model, answers, thinking)
                 run.message_id, run.version = stored.id, (stored.version, stored.versions)
             if turn is not None:
                 turn.message_id = run.message_id

@@ -13,6 +13,7 @@ from pychat.engine.base import Backend, ChatMessage, GenerationStats, Thinking
 from pychat.errors import PyChatError, Refused
 from pychat.session.conversation import TurnState
 from pychat.session.events import ReplyState
+from pychat.session.thinking import ThinkSplitter
 from pychat.text import inert
 
 
@@ -35,10 +36,18 @@ class ReplyRun:
     """The position of the first turn of each message sent (see Conversation.sent)."""
     thinking: list[str] = field(default_factory=list)
     """The model's reasoning, apart from the reply (never sent back to it)."""
+    thinking_pieces: int = 0
+    thinking_since: float = 0.0
+    thinking_seconds: float = 0.0
+    """How long the model has been thinking (from its first piece of reasoning)."""
 
     @property
     def text(self) -> str:
         return "".join(self.parts)
+
+    @property
+    def thought(self) -> str:
+        return "".join(self.thinking)
 
     def stream(self, backend: Backend, messages: list[ChatMessage], sampling: Sampling,
                flush_seconds: float, on_text: Callable[[str], None],
@@ -61,6 +70,19 @@ class ReplyRun:
                 on_text("".join(batch))
                 batch.clear()
 
+        def take(thinking: bool, text: str) -> None:
+            if thinking:
+                now = time.monotonic()
+                self.thinking_since = self.thinking_since or now
+                self.thinking_seconds = now - self.thinking_since
+                self.thinking_pieces += 1
+                self.thinking.append(text)
+                thoughts.append(text)
+            else:
+                self.parts.append(text)
+                batch.append(text)
+
+        splitter = ThinkSplitter()
         error: PyChatError | None = None
         try:
             stream = backend.stream_chat(messages, sampling, self.cancel)
@@ -68,12 +90,11 @@ class ReplyRun:
             try:
                 for piece in stream:
                     text = inert(piece)  # the boundary every backend's text passes
-                    if isinstance(piece, Thinking):
-                        self.thinking.append(text)
-                        thoughts.append(text)
-                    else:
-                        self.parts.append(text)
-                        batch.append(text)
+                    if isinstance(piece, Thinking):  # a server's reasoning_content
+                        take(True, text)
+                    else:  # <think>…</think> inside the text
+                        for thinking, part in splitter.feed(text):
+                            take(thinking, part)
                     now = time.monotonic()
                     if now - last_flush >= flush_seconds:
                         flush()
@@ -82,6 +103,8 @@ class ReplyRun:
                 stream.close()
         except PyChatError as exc:
             error = exc
+        for thinking, part in splitter.flush():
+            take(thinking, part)
         flush()
         return stats, error
 
@@ -173,7 +196,7 @@ def closing_note(stats: GenerationStats, error: PyChatError | None) -> tuple[str
     if error is not None:
         note, state = f"⚠ {inert(error.message)}", "error"
     elif stats.finish_reason == "cancelled":
-        note, state = "⏹ stopped", "stopped"
+        note, state = "■ stopped", "stopped"
     elif stats.finish_reason == "length":
         note = "(reply cut at max_tokens)"
     if stats.dropped_messages:

@@ -164,7 +164,7 @@ class Store:
                        (model, json.dumps(settings), time.time(), chat_id))
 
     def add_message(self, chat_id: int, position: int, role: str, text: str, state: str,
-                    model: str = "", answers: int = 0) -> StoredMessage:
+                    model: str = "", answers: int = 0, thinking: str = "") -> StoredMessage:
         """A new message at ``position``: the first version there, or a new version that
         becomes the current one (the others stay, to page through)."""
         now = time.time()
@@ -176,16 +176,40 @@ class Store:
                        (chat_id, position))
             cursor = db.execute(
                 "INSERT INTO messages(chat_id, position, role, text, created, version, "
-                "current, state, answers, model) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?)",
-                (chat_id, position, role, text, now, version, state, answers, model))
+                "current, state, answers, model, thinking) "
+                "VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)",
+                (chat_id, position, role, text, now, version, state, answers, model, thinking))
             db.execute("UPDATE chats SET updated = ? WHERE id = ?", (now, chat_id))
         return StoredMessage(int(cursor.lastrowid or 0), position, version, role, text, state,
-                             model, answers, version)
+                             model, answers, version, thinking)
 
-    def update_message(self, message_id: int, text: str, state: str) -> None:
+    def update_message(self, message_id: int, text: str, state: str, thinking: str = ""
+                       ) -> None:
         with self._writing() as db:
-            db.execute("UPDATE messages SET text = ?, state = ? WHERE id = ?",
-                       (text, state, message_id))
+            db.execute("UPDATE messages SET text = ?, state = ?, thinking = ? WHERE id = ?",
+                       (text, state, thinking, message_id))
+
+    def fork(self, chat_id: int, through: int, title: str) -> int | None:
+        """A new chat holding ``chat_id``'s current messages up to position ``through``
+        (with their versions' text as shown, not their other versions); its id, or None
+        when there is no such chat."""
+        source = self.load_chat(chat_id)
+        if source is None:
+            return None
+        now = time.time()
+        with self._writing() as db:
+            cursor = db.execute(
+                "INSERT INTO chats(title, created, updated, model, settings) "
+                "VALUES (?, ?, ?, ?, ?)", (title, now, now, source.model,
+                                           json.dumps(source.settings)))
+            new_id = int(cursor.lastrowid or 0)
+            db.executemany(
+                "INSERT INTO messages(chat_id, position, role, text, created, version, "
+                "current, state, answers, model, thinking) "
+                "VALUES (?, ?, ?, ?, ?, 1, 1, ?, ?, ?, ?)",
+                [(new_id, m.position, m.role, m.text, now, m.state, 1 if m.answers else 0,
+                  m.model, m.thinking) for m in source.messages if m.position <= through])
+        return new_id
 
     def select_version(self, chat_id: int, position: int, version: int) -> None:
         """Make ``version`` the current one at ``position`` (and, for a reply, the version
@@ -254,7 +278,7 @@ class Store:
         rows = self.db.execute(
             "SELECT m.id, m.position, m.version, m.role, m.text, m.state, m.model, m.answers, "
             "(SELECT COUNT(*) FROM messages v WHERE v.chat_id = m.chat_id "
-            " AND v.position = m.position) "
+            " AND v.position = m.position), m.thinking "
             "FROM messages m WHERE m.chat_id = ? AND m.current ORDER BY m.position",
             (chat_id,)).fetchall()
         try:
@@ -266,8 +290,9 @@ class Store:
 
     def versions(self, chat_id: int, position: int) -> list[StoredMessage]:
         rows = self.db.execute(
-            "SELECT id, position, version, role, text, state, model, answers, 0 FROM messages "
-            "WHERE chat_id = ? AND position = ? ORDER BY version", (chat_id, position))
+            "SELECT id, position, version, role, text, state, model, answers, 0, thinking "
+            "FROM messages WHERE chat_id = ? AND position = ? ORDER BY version",
+            (chat_id, position))
         found = [StoredMessage(*row) for row in rows.fetchall()]
         for message in found:
             message.versions = len(found)

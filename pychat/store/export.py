@@ -17,7 +17,15 @@ def to_markdown(chat: StoredChat) -> str:
         lines += [f"*Model: {chat.model} · exported {time.strftime('%Y-%m-%d %H:%M')}*", ""]
     for message in chat.messages:
         who = "You" if message.role == "user" else (message.model or chat.model or "Model")
-        lines += [f"## {who}", "", message.text.rstrip() or "*(empty)*", ""]
+        lines += [f"## {who}", ""]
+        if message.thinking.strip():
+            lines += [thinking_section(message.thinking), ""]
+        lines += [message.text.rstrip() or "*(empty)*", ""]
         if message.state in _NOTES:
             lines += [_NOTES[message.state], ""]
     return "\n".join(lines)
+
+
+def thinking_section(thinking: str) -> str:
+    """A reply's reasoning as a section that Markdown viewers show collapsed."""
+    return f"<details><summary>Thinking</summary>\n\n{thinking.strip()}\n\n</details>"

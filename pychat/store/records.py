@@ -22,6 +22,8 @@ class StoredMessage:
     """For a reply: the version of the user message it answers."""
     versions: int = 1
     """How many versions this position has."""
+    thinking: str = ""
+    """For a reply: the model's reasoning, apart from its text."""
 
 
 @dataclass

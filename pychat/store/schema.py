@@ -45,6 +45,11 @@ UPGRADES = [
         INSERT INTO messages_fts(rowid, text) VALUES (new.id, new.text);
     END;
     """,
+    # A reply's reasoning (<think>, a server's reasoning_content), kept apart from its text:
+    # shown collapsed, exported as such, never sent back to the model.
+    """
+    ALTER TABLE messages ADD COLUMN thinking TEXT NOT NULL DEFAULT '';
+    """,
 ]
 """Ordered upgrade steps: step N takes a file from user_version N to N + 1."""
 

@@ -9,7 +9,8 @@ from textual.widget import Widget
 from pychat import instrument
 from pychat.engine.base import GenerationStats
 from pychat.session.conversation import Turn
-from pychat.ui.chat_window import Entry, TurnWindow, entry_for
+from pychat.ui.browsing import BrowsedWindow
+from pychat.ui.chat_window import Entry, entry_for
 from pychat.ui.turn_widgets import AssistantMessage, UserMessage, import_markdown
 
 __all__ = ["AssistantMessage", "ChatPane", "UserMessage", "import_markdown"]
@@ -18,7 +19,7 @@ RESERVE_LINES = 12
 """While a reply streams it reserves blank lines below its text in steps of this many."""
 
 
-class ChatPane(TurnWindow):
+class ChatPane(BrowsedWindow):
     """Scrolls the conversation; stays at the bottom while a reply streams. Only a window
     of the conversation is mounted (see ``TurnWindow``).
 
@@ -28,10 +29,6 @@ class ChatPane(TurnWindow):
     an SSH link carries while streaming. A streaming reply therefore grows in steps of
     ``RESERVE_LINES`` blank lines, and between steps only the lines that changed are sent.
     """
-
-    # Not focusable: Tab moves between the message box and the loader's fields, and
-    # PageUp / PageDown (screen bindings) scroll the conversation from anywhere.
-    can_focus = False
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -48,7 +45,7 @@ class ChatPane(TurnWindow):
         if entry.role == "user":
             widget = UserMessage(entry.text, entry.note)
         else:  # a reply of this session that streamed is rebuilt from its entry too
-            widget = AssistantMessage(entry.title, entry.text, entry.note)
+            widget = AssistantMessage(entry.title, entry.text, entry.note, entry.thinking)
         if position == self.context_start:
             _mark_context_start(widget, True)
         return widget
@@ -72,17 +69,20 @@ class ChatPane(TurnWindow):
         self.scroll_end(animate=False)
         self.anchor()
 
-    async def start_reply(self, reply_id: int, title: str, position: int | None = None
-                          ) -> None:
+    async def start_reply(self, reply_id: int, title: str, position: int | None = None,
+                          text: str = "", thinking: str = "") -> None:
+        """A reply appears (with ``text`` and ``thinking`` when it continues one)."""
         await self._truncate(len(self.entries) if position is None else position)
         await self._at_tail()
-        reply = AssistantMessage(title)
+        reply = AssistantMessage(title, thinking=thinking)
         self.replies[reply_id] = reply
         self.entries.append(Entry("assistant", title=title, reply_id=reply_id))
         self._shown[len(self.entries) - 1] = reply
         await self.mount(reply, before=self._later)
         self._end = len(self.entries)
         self.anchor()
+        if text:
+            await reply.append(text)
 
     async def show_chat(self, turns: list[Turn], title: str) -> None:
         """Show an opened chat: its turns kept, the newest of them mounted."""
@@ -147,10 +147,11 @@ class ChatPane(TurnWindow):
         if reply := self._reply(reply_id):
             reply.set_note(note)
 
-    async def add_thinking(self, reply_id: int, text: str) -> None:
+    async def add_thinking(self, reply_id: int, text: str, seconds: float = 0.0,
+                           pieces: int = 0) -> None:
         """The model's reasoning for a reply, shown apart from its text."""
         if reply := self._reply(reply_id):
-            await reply.add_thinking(text)
+            await reply.add_thinking(text, seconds, pieces)
 
     async def append(self, reply_id: int, text: str) -> None:
         """Streamed text for a reply; reserve more room once it reaches the reserved space."""
@@ -178,6 +179,7 @@ class ChatPane(TurnWindow):
             await reply.finish(stats, note)
         if entry := self._entry(reply_id):
             entry.text, entry.note = reply.text, reply.note or note
+            entry.thinking = reply.thinking
         if self._growing is reply:
             reply.styles.min_height = None
             self._growing = None
@@ -198,7 +200,7 @@ class ChatPane(TurnWindow):
         self.context_start = None
         self._start = self._end = 0
         self._update_hints()
-
+        self.leave_blocks()
 
 def _mark_context_start(widget: Widget, on: bool) -> None:
     widget.set_class(on, "context-start")

@@ -20,7 +20,7 @@ from textual.widgets import Static
 
 from pychat.session.conversation import Turn
 
-STATE_NOTES = {"stopped": "⏹ stopped", "error": "⚠ the reply failed",
+STATE_NOTES = {"stopped": "■ stopped", "error": "⚠ the reply failed",
                "excluded": "(too long for the context: not sent)"}
 """What a turn read from the history shows under it, by its saved state."""
 
@@ -35,6 +35,8 @@ class Entry:
     note: str = ""
     reply_id: int = 0
     """For a reply started in this session: the session's reply id (0 from history)."""
+    thinking: str = ""
+    """For a reply: the model's reasoning."""
 
 
 def entry_for(turn: Turn, title: str) -> Entry:
@@ -42,7 +44,7 @@ def entry_for(turn: Turn, title: str) -> Entry:
     note = STATE_NOTES.get(turn.state, "")
     if turn.versions > 1 and turn.role == "assistant":
         note = f"{note} · version {turn.version} of {turn.versions}".lstrip(" ·")
-    return Entry(turn.role, turn.text, turn.model or title, note)
+    return Entry(turn.role, turn.text, turn.model or title, note, thinking=turn.thinking)
 
 
 class TurnWindow(VerticalScroll):
@@ -135,6 +137,22 @@ class TurnWindow(VerticalScroll):
         self._update_hints()
         self.scroll_end(animate=False, immediate=True)
         self.anchor()
+
+    async def show_position(self, position: int) -> None:
+        """Make sure the turn at ``position`` has a widget: the window moves around it
+        when it is elsewhere (the block cursor went there)."""
+        if position in self._shown or not 0 <= position < len(self.entries):
+            return
+        await self._unmount_range(self._start, self._end)
+        self._shown.clear()
+        self._start = max(0, position - self.WINDOW // 2)
+        self._end = min(len(self.entries), self._start + self.WINDOW)
+        await self._mount_range(self._start, self._end, above=False)
+        self._update_hints()
+
+    def widget_at(self, position: int) -> Widget | None:
+        """The widget of the turn at ``position``, when it is mounted."""
+        return self._shown.get(position)
 
     async def _show_earlier(self) -> None:
         """Mount a batch above the window, keeping what is on screen where it is; unmount

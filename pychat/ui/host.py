@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, ParamSpec, Protocol
 
 from textual.app import App
@@ -18,6 +18,8 @@ from pychat.ui.status_bar import StatusBar
 from pychat.ui.vram_meter import VramMeter
 
 P = ParamSpec("P")
+Route = Callable[[Any], Awaitable[None] | None]
+"""What handles one kind of session event on the main screen."""
 
 
 class ChatScreen(Protocol):
@@ -43,6 +45,14 @@ class ChatScreen(Protocol):
 
     def count_budget(self) -> None:
         """Count what the next request takes of the context (the status line shows it)."""
+        ...
+
+    def new_chat_shown(self) -> None:
+        """An empty chat is on screen: titles, edits and the budget start afresh."""
+        ...
+
+    def edit_at(self, position: int) -> None:
+        """The message at ``position`` into the box, to edit and send again."""
         ...
 
     def refresh_bindings(self) -> None: ...

@@ -20,7 +20,7 @@ from pychat.session import events as ev
 from pychat.session.history import ChatSettings
 from pychat.text import inert_line
 from pychat.ui.chats_screen import ChatsScreen
-from pychat.ui.host import ChatScreen
+from pychat.ui.host import ChatScreen, Route
 from pychat.ui.settings_screen import SettingsScreen
 
 
@@ -33,11 +33,19 @@ class KeptChats:
     def __init__(self, screen: ChatScreen) -> None:
         self.screen = screen
         self.session = screen.session
-        self.editing = False
-        """The message box holds the last message, to be resent in its place."""
+        self.editing: int | None = None
+        """The position of the message the box holds, to be resent in its place."""
         self._count_timer: Timer | None = None
 
     # ------------------------------------------------------------------ events
+
+    def routes(self) -> dict[type[ev.Event], Route]:
+        """The session's events about kept chats, and what shows them."""
+        return {ev.ChatOpened: self.chat_opened,
+                ev.ChatSaved: lambda e: self.show_title(e.title),
+                ev.ChatsFound: self.chats_found,
+                ev.ExchangeShown: self.exchange_shown,
+                ev.SettingsChanged: self.settings_changed}
 
     async def chat_opened(self, event: ev.ChatOpened) -> None:
         screen = self.screen
@@ -91,20 +99,32 @@ class KeptChats:
 
     def edit_last(self) -> None:
         """The last message into the message box, to edit and resend."""
-        prompt = self.screen.prompt
-        text = self.session.last_message_text()
-        if not text:
+        position = self.session.conversation.last_user_position()
+        if position is None:
             self.screen.tell("There is no message to edit yet.", "Edit", timeout=3)
             return
-        self.editing = True
-        prompt.load_text(text)
+        self.edit_at(position)
+
+    def edit_at(self, position: int) -> None:
+        """The message at ``position`` into the message box, to edit and send again in its
+        place (what followed it leaves the chat, kept as earlier versions)."""
+        turns = self.session.conversation.turns
+        if not 0 <= position < len(turns) or turns[position].role != "user":
+            self.screen.tell("Only a message you sent can be edited.", "Edit", timeout=3)
+            return
+        prompt = self.screen.prompt
+        self.editing = position
+        prompt.load_text(turns[position].text)
         prompt.move_cursor(prompt.document.end)
-        prompt.border_title = "Edit your last message · Enter resends · Esc cancels"
+        last = position == self.session.conversation.last_user_position()
+        which = "your last message" if last else f"message {position + 1} (what follows it " \
+            "goes)"
+        prompt.border_title = f"Edit {which} · Enter resends · Esc cancels"
         prompt.focus()
 
     def stop_editing(self) -> None:
-        if self.editing:
-            self.editing = False
+        if self.editing is not None:
+            self.editing = None
             self.screen.prompt.border_title = "Message"
 
     def open_list(self) -> None:

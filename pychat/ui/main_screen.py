@@ -13,12 +13,12 @@ from textual.screen import Screen
 from pychat import instrument
 from pychat.engine.base import ModelRef
 from pychat.errors import Refused
-from pychat.gpu import VramSample
 from pychat.library import NO_OVERRIDES, Overrides
 from pychat.session import ChatSession, ReplyState
 from pychat.session import events as ev
 from pychat.ui.bindings import bindings
 from pychat.ui.chat_pane import ChatPane, import_markdown
+from pychat.ui.conversation_actions import ConversationActions
 from pychat.ui.footer import KeyFooter
 from pychat.ui.kept_chats import KeptChats
 from pychat.ui.loader_pane import LoaderPane
@@ -30,6 +30,8 @@ from pychat.ui.status_bar import StatusBar
 from pychat.ui.vram_meter import VramMeter
 
 P = ParamSpec("P")
+Route = Callable[[Any], Awaitable[None] | None]
+"""What handles one kind of session event on the screen."""
 FAILED_JOB_TITLES = {"reply": "Reply failed", "load": "Model load failed",
                      "listing": "Could not list the models", "vram": "VRAM monitor stopped",
                      "history": "Chat history failed", "count": "Could not count tokens"}
@@ -58,38 +60,16 @@ class MainScreen(Screen[None]):
         self.vram = VramMeter(id="vram")
         self.log_pane = LogPane(id="log")
         self.status = StatusBar(id="status")
-        self._unshown_sample: VramSample | None = None
         self.kept = KeptChats(self)
         self.models = ModelCommands(self)
-        kept, models = self.kept, self.models
-        self._routes: dict[type[ev.Event], Callable[[Any], Awaitable[None] | None]] = {
+        self.talk = ConversationActions(self)
+        self._routes: dict[type[ev.Event], Route] = {
             ev.StateChanged: self.status.show_state,
             ev.LogLine: lambda e: self.log_pane.add(e.level, e.text, e.source),
             ev.Notice: lambda e: self.tell(e.message, e.title, e.severity),
             ev.WorkerFailed: self._worker_failed,
-            ev.MessageSent: lambda e: self.chat.add_user(e.text, e.position),
-            ev.ReplyStarted: lambda e: self.chat.start_reply(e.reply_id, e.title, e.position),
-            ev.ReplyAnswering: lambda e: self.chat.answering(e.reply_id, e.title),
-            ev.ReplyNote: lambda e: self.chat.set_note(e.reply_id, e.note),
-            ev.TextReceived: lambda e: self.chat.append(e.reply_id, e.text),
-            ev.ThinkingReceived: lambda e: self.chat.add_thinking(e.reply_id, e.text),
-            ev.ReplyFinished: self._reply_finished,
-            ev.ReplyRemoved: lambda e: self.chat.remove_reply(e.reply_id, e.position),
-            ev.ChatCleared: self._chat_cleared,
-            ev.ChatOpened: kept.chat_opened,
-            ev.ChatSaved: lambda e: kept.show_title(e.title),
-            ev.ChatsFound: kept.chats_found,
-            ev.TurnsTruncated: lambda e: self.chat.truncate(e.position),
-            ev.ExchangeShown: kept.exchange_shown,
-            ev.ContextStart: lambda e: self.chat.mark_context_start(e.position),
-            ev.SettingsChanged: kept.settings_changed,
             ev.BudgetCounted: self.status.show_budget,
-            ev.ModelLoading: models.loading,
-            ev.LoadProgress: lambda e: self.loader.show_progress(e.fraction),
-            ev.ModelLoaded: models.loaded,
-            ev.ModelLoadFailed: models.failed,
-            ev.ModelsListed: models.listed,
-            ev.VramSampled: self._vram_sampled,
+            **self.talk.routes(), **self.kept.routes(), **self.models.routes(),
         }
 
     def compose(self) -> ComposeResult:
@@ -154,26 +134,11 @@ class MainScreen(Screen[None]):
             return False
         return True
 
-    def _vram_sampled(self, event: ev.VramSampled) -> None:
-        """Show a sample, unless a modal covers the screen: redrawing the pane under it
-        re-renders the whole modal every second (3-4 % of a core with the chat list open).
-        The newest sample is shown when the screen comes back."""
-        self._unshown_sample = event.sample
-        if self.app.screen is self:
-            self.vram.show(event.sample)
-            self._unshown_sample = None
-
     def on_screen_suspend(self) -> None:
-        # A modal covers the screen. Textual keeps repainting a screen under a modal
-        # whenever it handles a message (its "background" repaint sets itself again), so
-        # each VRAM sample cost a whole-screen render: 2 % of a core with nothing to see.
-        self.session.watch_vram(False)
+        self.models.covered(True)
 
     def on_screen_resume(self) -> None:
-        self.session.watch_vram(True)
-        if self._unshown_sample is not None:
-            self.vram.show(self._unshown_sample)
-            self._unshown_sample = None
+        self.models.covered(False)
 
     def count_budget(self) -> None:
         """Count what the next request takes of the context (the status line shows it)."""
@@ -184,38 +149,20 @@ class MainScreen(Screen[None]):
         self.log_pane.add("error", f"{title}: {event.message}\n{event.details}")
         self.tell(f"{event.message} (details in the log, ctrl+l)", title, "error")
 
-    async def _reply_finished(self, event: ev.ReplyFinished) -> None:
-        stats = event.stats
-        instrument.trace("finished", tokens=stats.completion_tokens,
-                         ttft=stats.time_to_first_token, decode_seconds=stats.decode_seconds,
-                         reason=stats.finish_reason)
-        await self.chat.finish(event.reply_id, stats, event.note)
-        self.status.show_stats(stats)
-        self.count_budget()
-        self.refresh_bindings()  # edit and versions keys may apply now
-        if event.error:
-            self.log_pane.add("error", event.error)
-            self.tell(event.error, event.error_title or "Reply failed", "error")
-
-    async def _chat_cleared(self, event: ev.ChatCleared) -> None:
-        await self.chat.clear()
-        self.kept.show_title("")
-        self.kept.stop_editing()
-        self.count_budget()
-        self.prompt.focus()
-
     # ------------------------------------------------------------------ intents
 
     def on_prompt_input_submitted(self, message: PromptInput.Submitted) -> None:
-        intent = self.session.edit_last if self.kept.editing else self.session.send
-        if self.attempt(intent, message.text):
+        editing = self.kept.editing
+        accepted = self.attempt(self.session.send, message.text) if editing is None else \
+            self.attempt(self.session.edit_at, editing, message.text)
+        if accepted:
             self.kept.stop_editing()
             self.prompt.clear()
 
     def action_stop(self) -> None:
         """Escape: stop the reply being generated (the text so far stays); while editing
         the last message, leave it as it was."""
-        if self.kept.editing and self.session.reply_state is ReplyState.IDLE:
+        if self.kept.editing is not None and self.session.reply_state is ReplyState.IDLE:
             self.kept.stop_editing()
             self.prompt.clear()
             return
@@ -257,6 +204,38 @@ class MainScreen(Screen[None]):
 
     def action_version(self, step: int) -> None:
         self.attempt(self.session.page_version, step)
+
+    def edit_at(self, position: int) -> None:
+        self.kept.edit_at(position)
+
+    def new_chat_shown(self) -> None:
+        self.kept.show_title("")
+        self.kept.stop_editing()
+        self.count_budget()
+        self.prompt.focus()
+
+    # ------------------------------------------------------------------ the conversation
+
+    async def action_browse(self) -> None:
+        await self.talk.browse()
+
+    def action_copy_last(self, what: str) -> None:
+        self.talk.copy_last(what)
+
+    def action_toggle_thinking(self) -> None:
+        self.talk.toggle_thinking()
+
+    def action_continue_reply(self) -> None:
+        self.talk.continue_reply()
+
+    def action_fork_last(self) -> None:
+        self.talk.fork_last()
+
+    def action_editor(self) -> None:
+        self.talk.editor()
+
+    def on_browsed_window_block_chosen(self, message: ChatPane.BlockChosen) -> None:
+        self.talk.block_chosen(message)
 
     def on_prompt_input_edit_requested(self, message: PromptInput.EditRequested) -> None:
         if message.prompt is self.prompt:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from textual.app import App
 from textual.message import Message
@@ -27,7 +28,8 @@ class SessionEvent(Message, bubble=False):
                 and type(message.event) is type(self.event))
 
 
-_shown: dict[tuple[str, str], float] = {}
+_shown: WeakKeyDictionary[App[Any], dict[tuple[str, str], float]] = WeakKeyDictionary()
+"""Per app: when each toast shown leaves the screen."""
 
 
 def notify_once(app: App[Any], message: str, title: str, severity: Any = "information",
@@ -36,12 +38,13 @@ def notify_once(app: App[Any], message: str, title: str, severity: Any = "inform
     (ctrl+r with nothing to regenerate) stacked dozens of identical toasts, and laying
     them out kept the app busy for seconds after the keys stopped."""
     now = time.monotonic()
-    if _shown.get((title, message), 0.0) > now:
+    shown = _shown.setdefault(app, {})
+    if shown.get((title, message), 0.0) > now:
         return
-    _shown[(title, message)] = now + timeout
-    if len(_shown) > 256:
-        for key in [k for k, until in _shown.items() if until <= now]:
-            del _shown[key]
+    shown[(title, message)] = now + timeout
+    if len(shown) > 256:
+        for key in [k for k, until in shown.items() if until <= now]:
+            del shown[key]
     app.notify(message, title=title, severity=severity, timeout=timeout, markup=False)
     # Textual 8.2 removes an expired toast without repainting what it covered when it lies
     # over some layouts (seen at 80x24: the toast stayed on screen until those lines

@@ -5,9 +5,10 @@ show). A helper of the main screen; what it needs of it is ``ChatScreen``."""
 from __future__ import annotations
 
 from pychat import instrument
+from pychat.gpu import VramSample
 from pychat.library import Overrides
 from pychat.session import events as ev
-from pychat.ui.host import ChatScreen
+from pychat.ui.host import ChatScreen, Route
 from pychat.ui.loader_pane import LoaderPane
 from pychat.ui.picker import ModelPicker, PickResult
 
@@ -18,6 +19,37 @@ class ModelCommands:
     def __init__(self, screen: ChatScreen) -> None:
         self.screen = screen
         self.session = screen.session
+        self._unshown: VramSample | None = None
+        self._covered = False
+
+    def routes(self) -> dict[type[ev.Event], Route]:
+        """The session's events about models, and what shows them."""
+        return {ev.ModelLoading: self.loading,
+                ev.LoadProgress: lambda e: self.screen.loader.show_progress(e.fraction),
+                ev.ModelLoaded: self.loaded,
+                ev.ModelLoadFailed: self.failed,
+                ev.ModelsListed: self.listed,
+                ev.VramSampled: self.sampled}
+
+    def sampled(self, event: ev.VramSampled) -> None:
+        """Show a sample, unless a modal covers the screen: redrawing the pane under it
+        re-renders the whole modal (3-4 % of a core with the chat list open). The newest
+        sample is shown when the screen comes back."""
+        self.screen.status.show_memory(event.sample)
+        self._unshown = event.sample
+        if not self._covered:
+            self.screen.vram.show(event.sample)
+            self._unshown = None
+
+    def covered(self, covered: bool) -> None:
+        """A modal covers the main screen, or no longer does. Textual repaints a screen
+        under a modal whenever it handles a message (its background repaint sets itself
+        again), so the samples pause meanwhile: nobody sees them."""
+        self._covered = covered
+        self.session.watch_vram(not covered)
+        if not covered and self._unshown is not None:
+            self.screen.vram.show(self._unshown)
+            self._unshown = None
 
     def open_picker(self) -> None:
         """The model list is gathered on a worker; the picker opens when it comes."""

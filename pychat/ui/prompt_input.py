@@ -48,6 +48,11 @@ class PromptInput(TextArea):
         ahead of the characters typed just before it that still wait in this widget's
         queue — a fast typist, a paste or tmux send-keys would lose the last characters.
         """
+        if event.key.startswith("alt+") and event.is_printable:
+            # Esc + a letter: a command's key (alt+c copies), never a character to type.
+            event.prevent_default()
+            self._flush_typed()
+            return
         if event.is_printable and event.character and not self.read_only:
             event.stop()
             event.prevent_default()

@@ -7,6 +7,7 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 from pychat.engine.base import GenerationStats, LoadedModel
+from pychat.gpu import VramSample
 from pychat.session import ReplyState
 from pychat.session.events import BudgetCounted, StateChanged
 
@@ -21,6 +22,9 @@ class StatusBar(Static):
     budget: reactive[str] = reactive("")
     """What the next request will take of the context (counted as the user types)."""
     stats: reactive[GenerationStats | None] = reactive(None)
+    memory: reactive[str] = reactive("")
+    """Memory in a few characters ("VRAM 4.1/24G", "RAM 3.2G"): shown when the screen
+    is too narrow for the VRAM pane, so monitoring does not vanish."""
 
     def show_state(self, event: StateChanged) -> None:
         """The reply's state while there is a reply, else the model's."""
@@ -42,8 +46,17 @@ class StatusBar(Static):
         left_out = f" ({event.dropped} oldest left out)" if event.dropped else ""
         self.budget = f"next {event.tokens}/{event.n_ctx}{left_out}"
 
+    def show_memory(self, sample: VramSample) -> None:
+        gpu = sample.gpus[0] if sample.gpus else None
+        if gpu is not None and gpu.used is not None and gpu.total:
+            self.memory = f"VRAM {_gib(gpu.used)}/{_gib(gpu.total)}G"
+        else:
+            self.memory = f"RAM {_gib(sample.ram_used)}/{_gib(sample.ram_total)}G"
+
     def render(self) -> Text:
         parts = [self.model, self.state]
+        if self.memory and self.screen.has_class("-narrow"):
+            parts.append(self.memory)
         if self.budget:
             parts.append(self.budget)
         elif self.n_ctx:
@@ -52,3 +65,7 @@ class StatusBar(Static):
             parts.append(f"{self.stats.tokens_per_second:.1f} tok/s")
             parts.append(f"TTFT {self.stats.time_to_first_token * 1000:.0f} ms")
         return Text(" │ ".join(parts))  # names come from files: never markup
+
+
+def _gib(size: int) -> str:
+    return f"{size / 2**30:.1f}"

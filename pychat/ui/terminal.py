@@ -109,9 +109,41 @@ def typed_runs(messages: Iterable[Message], least: int = TYPED_RUN) -> Iterator[
     yield from flush()
 
 
+_SGR = re.compile(r"\x1b\[([0-9;:]*)m")
+_COLOUR_CODES = frozenset({*range(30, 38), 39, *range(40, 48), 49, *range(90, 98),
+                           *range(100, 108)})
+
+
+def without_colour(data: str) -> str:
+    """``data`` with every colour taken out of its SGR sequences (bold, underline, reverse
+    and resets stay): what NO_COLOR asks for. A sequence left with nothing goes."""
+    def strip(match: re.Match[str]) -> str:
+        params = match.group(1).replace(":", ";").split(";") if match.group(1) else ["0"]
+        kept: list[str] = []
+        index = 0
+        while index < len(params):
+            code = int(params[index]) if params[index].isdigit() else -1
+            if code in (38, 48, 58):  # extended colour: 5;n or 2;r;g;b follows
+                kind = params[index + 1] if index + 1 < len(params) else ""
+                index += 3 if kind == "5" else 5 if kind == "2" else 2
+                continue
+            if code not in _COLOUR_CODES and code != 59:
+                kept.append(params[index])
+            index += 1
+        return f"\x1b[{';'.join(kept)}m" if kept else ""
+
+    return _SGR.sub(strip, data)
+
+
 class TypingDriver(LinuxDriver):
     """Textual's terminal driver, reading input in chunks and taking a burst of typed
-    characters as one piece of text (see ``typed_runs``)."""
+    characters as one piece of text (see ``typed_runs``); with NO_COLOR, nothing it
+    writes carries colour."""
+
+    def write(self, data: str) -> None:
+        if getattr(self._app, "no_color", False):
+            data = without_colour(data)
+        super().write(data)
 
     def run_input_thread(self) -> None:
         """Wait for input and hand it to the app, a read at a time."""
@@ -159,4 +191,6 @@ class DiffingDriver(TypingDriver):
         if size != self._size or size is None:
             self._size = size
             self._diff.forget()  # the terminal may have reflowed or cleared itself
-        super().write(self._diff.filter(data))
+        if getattr(self._app, "no_color", False):
+            data = without_colour(data)
+        LinuxDriver.write(self, self._diff.filter(data))

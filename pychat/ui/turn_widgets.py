@@ -65,6 +65,45 @@ def segment_cut(text: str, start: int) -> int:
     return cut
 
 
+class ThinkingBlock(Static):
+    """A reply's reasoning: one line while collapsed — "▸ Thinking… (12 s, 340 tokens)",
+    updated as it streams — and all of it, dim, when expanded."""
+
+    def __init__(self, text: str = "", seconds: float = 0.0, pieces: int = 0) -> None:
+        super().__init__("", classes="thinking", markup=False)
+        self.text, self.seconds, self.pieces = text, seconds, pieces
+        self.expanded = False
+        self.streaming = False
+        self._show()
+
+    def add(self, text: str, seconds: float, pieces: int) -> None:
+        self.text += text
+        self.seconds, self.pieces = seconds, pieces
+        self.streaming = True
+        self._show()
+
+    def done(self) -> None:
+        self.streaming = False
+        self._show()
+
+    def toggle(self) -> None:
+        self.expanded = not self.expanded
+        self._show()
+
+    def summary(self) -> str:
+        if self.pieces:
+            about = f"{self.seconds:.0f} s, {self.pieces:,} tokens"
+        else:
+            about = f"{len(self.text):,} characters"
+        return f"Thinking… ({about})" if self.streaming else f"Thought ({about})"
+
+    def _show(self) -> None:
+        if self.expanded:
+            self.update(f"▾ {self.summary()}\n{self.text.strip()}")
+        else:
+            self.update(f"▸ {self.summary()}")
+
+
 class AssistantMessage(Vertical):
     """A reply: Markdown streamed as tokens arrive, then a line of stats.
 
@@ -72,9 +111,9 @@ class AssistantMessage(Vertical):
     long enough it is closed at a line break and never rendered again.
     """
 
-    def __init__(self, title: str, text: str = "", note: str = "") -> None:
+    def __init__(self, title: str, text: str = "", note: str = "", thinking: str = "") -> None:
         """A reply being streamed (no ``text``), or a finished one shown from the chat's
-        history: its text rendered once, as a frozen segment."""
+        history: its text rendered once, as a frozen segment (and its reasoning, folded)."""
         super().__init__()
         self.title = title
         self.text = text
@@ -84,12 +123,17 @@ class AssistantMessage(Vertical):
         self._title = Static(title, classes="title", markup=False)
         self._note = Static(note, classes="note", markup=False)
         self.note = note
-        self.thinking = ""
-        """The model's reasoning so far, shown apart from (and above) the reply."""
-        self._thinking: Static | None = None
+        self.thinking_block = ThinkingBlock(thinking) if thinking else None
+        """The model's reasoning, shown apart from (and above) the reply, folded."""
+
+    @property
+    def thinking(self) -> str:
+        return self.thinking_block.text if self.thinking_block is not None else ""
 
     def compose(self) -> ComposeResult:
         yield self._title
+        if self.thinking_block is not None:
+            yield self.thinking_block
         if self.text:
             yield frozen_markdown(self.text)
         yield self._note
@@ -99,15 +143,19 @@ class AssistantMessage(Vertical):
         self.note = text
         self._note.update(text)
 
-    async def add_thinking(self, text: str) -> None:
-        """More of the model's reasoning: one dim line says how much there is and ends with
-        its newest words (never mixed into the reply's text)."""
-        self.thinking += text
-        if self._thinking is None:
-            self._thinking = Static("", classes="thinking", markup=False)
-            await self.mount(self._thinking, after=self._title)
-        tail = " ".join(self.thinking.split())[-60:]
-        self._thinking.update(f"Thinking… {len(self.thinking):,} characters · …{tail}")
+    async def add_thinking(self, text: str, seconds: float = 0.0, pieces: int = 0) -> None:
+        """More of the model's reasoning (never mixed into the reply's text)."""
+        if self.thinking_block is None:
+            self.thinking_block = ThinkingBlock()
+            await self.mount(self.thinking_block, after=self._title)
+        self.thinking_block.add(text, seconds, pieces)
+
+    def toggle_thinking(self) -> bool:
+        """Expand or fold the reasoning; False when the reply has none."""
+        if self.thinking_block is None:
+            return False
+        self.thinking_block.toggle()
+        return True
 
     def set_title(self, title: str) -> None:
         self.title = title
@@ -161,6 +209,8 @@ class AssistantMessage(Vertical):
     async def finish(self, stats: GenerationStats | None, note: str = "") -> None:
         """End the stream and write the stats line."""
         await self._close_segment()
+        if self.thinking_block is not None:
+            self.thinking_block.done()
         if stats is not None and stats.completion_tokens:
             note = (f"{note} " if note else "") + (
                 f"{stats.completion_tokens} tokens · {stats.tokens_per_second:.1f} tok/s · "

@@ -45,6 +45,8 @@ class FakeBackend:
         self.quiet = False
         self.offload = False
         """What ``can_offload`` answers."""
+        self.thinking_switch = False
+        """The model's template reads ``enable_thinking`` (``capabilities``)."""
         self.load_gate = threading.Event()
         """Loads wait until this is set (set from the start; clear it to hold loads)."""
         self.load_gate.set()
@@ -69,8 +71,10 @@ class FakeBackend:
 
     @property
     def capabilities(self) -> Capabilities:
+        # A local model continues a reply, as LlamaBackend's do.
         return Capabilities(local_files=True, can_offload=self.offload, reports_vram=False,
-                            exact_token_count=True)
+                            exact_token_count=True, thinking_switch=self.thinking_switch,
+                            continues_replies=True)
 
     @property
     def loaded(self) -> LoadedModel | None:
@@ -121,8 +125,9 @@ class FakeBackend:
             finally:
                 self._lock.release()
 
-    def prompt_tokens(self, messages: list[ChatMessage]) -> list[int]:
-        """One token per word, four per turn for its markers."""
+    def prompt_tokens(self, messages: list[ChatMessage], thinking: bool = True) -> list[int]:
+        """One token per word, four per turn for its markers (the fake has no template
+        to switch thinking off in)."""
         return list(range(sum(len(m["content"].split()) + 4 for m in messages)))
 
     def count_tokens(self, messages: list[ChatMessage]) -> int:

@@ -24,8 +24,8 @@ class PtyApp:
                  cwd: Path | None = None, env: dict[str, str] | None = None) -> None:
         self.chunks: list[tuple[float, bytes]] = []
         self.lock = threading.Condition()
-        environment = dict(os.environ, TERM="xterm-256color", COLUMNS=str(cols),
-                           LINES=str(rows), **(env or {}))
+        environment = {**os.environ, "TERM": "xterm-256color", "COLUMNS": str(cols),
+                       "LINES": str(rows), **(env or {})}
         self.started = time.time()
         pid, fd = pty.fork()
         if pid == 0:  # the child: become the app
