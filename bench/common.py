@@ -34,12 +34,13 @@ def wait_trace(path: Path, event: str, timeout: float, after: float = 0.0) -> di
     """The first trace event named ``event`` written at ``after`` or later (None when
     none comes within ``timeout``)."""
     deadline = time.time() + timeout
-    while time.time() < deadline:
+    while True:  # looked at once at least, so a timeout of 0 asks "has it come yet?"
         for e in read_trace(path):
             if e["event"] == event and e["t"] >= after:
                 return e
+        if time.time() >= deadline:
+            return None
         time.sleep(0.01)
-    return None
 
 
 def rss_beyond_model(pid: int, model: Path) -> tuple[int, int]:

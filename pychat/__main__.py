@@ -1,5 +1,5 @@
 """Command line: ``pychat`` (the TUI), ``pychat ask PROMPT``, ``pychat models``, ``pychat
-history`` and ``pychat export ID``."""
+history``, ``pychat export ID`` and ``pychat serve``."""
 
 from __future__ import annotations
 
@@ -77,7 +77,28 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the chat's number (pychat history lists them)")
     export.add_argument("-o", "--output", metavar="FILE",
                         help="write to FILE instead of stdout")
+    serve = commands.add_parser("serve", parents=[common],
+                                help="the app in a browser tab (needs pychat[web])")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default 127.0.0.1: this machine only)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument("--sessions", type=_argument(_sessions), default=None,
+                       help="tabs running at once, each with its own model (default 1 "
+                            "with a local model, 4 with --server)")
+    serve.add_argument("--public-url", metavar="URL", default="",
+                       help="the address browsers use, when a proxy sits in front")
+    secret = serve.add_mutually_exclusive_group()
+    secret.add_argument("--token", default=None,
+                        help="the secret every request must carry (default: a new random one)")
+    secret.add_argument("--no-token", action="store_true",
+                        help="no secret (only with a loopback --host)")
     return parser
+
+
+def _sessions(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 64:
+        raise ValueError(f"sessions is a whole number from 1 to 64 (not {text!r})")
+    return int(text)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -213,6 +234,28 @@ def _estimate_line(args: argparse.Namespace, info: Any, listing: Any) -> str:
             f"{free_text}")
 
 
+def run_serve(args: argparse.Namespace) -> int:
+    from pychat import web
+
+    missing = web.web_missing()
+    if missing:
+        return _fail(missing)
+    if args.no_token and not web.is_loopback(args.host):
+        return _fail(f"--no-token is only allowed on a loopback address, not {args.host}: "
+                     "anyone who reaches the port could read every kept chat")
+    _read_config(args, strict=True)  # a broken config is told here, not in every tab
+    app_args: list[str] = []
+    for flag, name in (("--config", "config"), ("--model", "model"), ("--server", "server"),
+                       ("--gpu-layers", "gpu_layers"), ("--ctx", "ctx"),
+                       ("--system", "system")):
+        if hasattr(args, name):
+            app_args += [flag, str(getattr(args, name))]
+    sessions = args.sessions or (4 if hasattr(args, "server") else 1)
+    token = "" if args.no_token else (args.token or web.new_token())
+    return web.serve(web.ServeOptions(args.host, args.port, sessions, token,
+                                      web.app_command(app_args), args.public_url))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
@@ -227,6 +270,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.command == "history":
                 return history_cli.list_history(loaded, args.search)
             return history_cli.export_chat(loaded, args.chat_id, args.output)
+        if args.command == "serve":
+            return run_serve(args)
         return run_tui(args)
     except PyChatError as exc:
         return _fail(exc.message)

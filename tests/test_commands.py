@@ -139,3 +139,22 @@ async def test_a_key_name_that_does_not_exist_is_told_and_the_default_stays(
         await wait_for(pilot, lambda: bool(replies(app)) and len(replies(app)[0].text) > 5)
         await pilot.press("escape")
         await wait_for(pilot, lambda: idle(app) and "stopped" in note(replies(app)[0]))
+
+
+async def test_in_a_browser_tab_the_keys_browsers_keep_are_moved(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYCHAT_SERVED", "1")  # as pychat serve runs each tab's app
+    app = fake_app(tmp_path, config='[keys]\n"chat.chats" = "f11"\n')
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: ready(app))
+        keys = {b.binding.id: b.binding.key for b in app.main_screen.active_bindings.values()}
+        assert keys["chat.new"] == "alt+n" and keys["app.quit"] == "alt+q"
+        assert keys["chat.chats"] == "f11"  # the user's remap still wins
+        await type_and_send(pilot, "hello")
+        await wait_for(pilot, lambda: idle(app) and len(replies(app)) == 1)
+        await pilot.press("alt+n")
+        await wait_for(pilot, lambda: not app.session.conversation.turns)
+        await pilot.press("f1")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+        text = str(app.screen.query_one("Static").render())
+        assert "alt+n" in text.split("[chat.new]")[0].splitlines()[-1]

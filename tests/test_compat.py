@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 
+import pytest
 from textual.app import App, ComposeResult
 from textual.reactive import reactive
 from textual.widget import Widget
@@ -89,3 +90,14 @@ def test_the_xterm_parser_turns_bytes_into_keys_and_pastes() -> None:
     assert [type(m).__name__ for m in out] == ["Key", "Paste", "Key"]
     assert isinstance(out[1], events.Paste) and out[1].text == "pasted"
     assert list(parser.tick()) == []
+
+
+async def test_textual_serve_still_builds_its_application_in_make_app() -> None:
+    pytest.importorskip("textual_serve")
+    from aiohttp import web
+    from textual_serve.server import Server
+
+    application = await compat.textual_serve_application(Server("true"))
+    assert isinstance(application, web.Application)
+    paths = {resource.canonical for resource in application.router.resources()}
+    assert {"/", "/ws", "/static"} <= paths

@@ -80,3 +80,10 @@ def xterm_parser(debug: bool = False) -> Any:
     from textual._xterm_parser import XTermParser
 
     return XTermParser(debug)
+
+
+async def textual_serve_application(server: Any) -> Any:
+    """The aiohttp application textual-serve builds for ``server`` (its routes: the page,
+    the websocket, downloads, static files). ``Server._make_app`` is the only way to get
+    it; ``pychat serve`` adds its guard middleware and one route to it."""
+    return await server._make_app()
