@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import N_CTX, REPO, SEED, machine  # noqa: E402
 
-SECTIONS = ("engine", "tui_stream", "startup", "switch", "embedded", "big_input", "idle_input",
-            "history", "remote", "serve")
+SECTIONS = ("engine", "tui_stream", "gpu_rate", "startup", "switch", "embedded", "batch",
+            "big_input", "idle_input", "history", "remote", "serve")
 """Run in this order (later sections' reports compare with earlier ones' figures)."""
 RESULTS = REPO / "bench" / "results.json"
 REPORT = REPO / "docs" / "PERFORMANCE.md"

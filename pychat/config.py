@@ -69,6 +69,11 @@ class ModelSettings:
     use_mlock: bool = _opt(False, "Lock the weights in RAM (no swapping).")
     use_mmap: bool = _opt(True, "Memory-map the model file instead of reading it.")
     flash_attn: bool = _opt(False, "Use flash attention (GPU builds).")
+    n_batch: int = _opt(0, "Prompt tokens handed to llama.cpp at once; 0 = 512.",
+                        lo=0, hi=65_536)
+    n_ubatch: int = _opt(0, "Prompt tokens computed at once, which sizes llama.cpp's compute "
+                         "buffer; 0 = 128 on the CPU (40 MiB less RAM, prompts as fast), 512 "
+                         "with layers on the GPU.", lo=0, hi=65_536)
 
 
 @dataclass

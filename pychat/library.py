@@ -244,7 +244,8 @@ class ModelLibrary:
                                           gpu.free_vram),
             n_ctx=n_ctx, chat_format=settings.chat_format, n_threads=settings.n_threads,
             use_mlock=settings.use_mlock, use_mmap=settings.use_mmap,
-            flash_attn=settings.flash_attn,
+            flash_attn=settings.flash_attn, n_batch=settings.n_batch,
+            n_ubatch=settings.n_ubatch,
         )
 
     def remember(self, path: Path, choice: Choice) -> None:

@@ -13,6 +13,7 @@ from pychat.session.events import LogLine, TextReceived
 from pychat.ui.chat_pane import UserMessage
 from pychat.ui.footer import KeyFooter
 from pychat.ui.help_screen import HelpScreen
+from pychat.ui.messages import TextWaiting
 from tests.support.app import (
     SIZE,
     fake_app,
@@ -37,15 +38,25 @@ HOSTILE_REPLY = ("[@click=app.quit]click[/] [red]red[/red] [/oops] \x1b]0;PWNED\
 async def test_a_reply_streams_into_the_chat_pane_as_plain_text(tmp_path: Path) -> None:
     app = fake_app(tmp_path, FakeBackend(reply=HOSTILE_REPLY))
     seen: list[Message] = []
+    streamed: list[object] = []
     async with app.run_test(size=SIZE, message_hook=seen.append) as pilot:
         screen = app.main_screen
+        put = screen.inbox.put
+
+        def keep(event: TextReceived) -> None:  # what the session streamed, batch by batch
+            streamed.append(event)
+            put(event)
+
+        screen.inbox.put = keep  # type: ignore[method-assign]
         await wait_for(pilot, lambda: ready(app))
         assert str(screen.status.render()).startswith("one.gguf │ ready")
         await type_and_send(pilot, "Hello", keys=True)
         await wait_for(pilot, lambda: idle(app) and bool(replies(app))
                        and "tok/s" in note(replies(app)[0]))
-        batches = session_events(seen, TextReceived)
-        assert len(batches) >= 2  # streamed in pieces, not in one go
+        # The text came in pieces (the screen takes what came meanwhile at once).
+        assert any(isinstance(m, TextWaiting) for m in seen)
+        batches = [e for e in streamed if isinstance(e, TextReceived)]
+        assert len(batches) >= 2
         reply = replies(app)[0]
         # Markup is text, the escape character is gone, and the app still runs.
         assert reply.text == "".join(b.text for b in batches) == HOSTILE_REPLY.replace(

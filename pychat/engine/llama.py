@@ -245,6 +245,7 @@ class LlamaBackend:
             self._recent_errors.clear()
             started = time.perf_counter()
             logs.set_progress_listener(progress)
+            n_batch, n_ubatch = spec.batch_sizes()
             try:
                 llm = Llama(
                     model_path=str(spec.path),
@@ -254,6 +255,8 @@ class LlamaBackend:
                     use_mlock=spec.use_mlock,
                     use_mmap=spec.use_mmap,
                     flash_attn=spec.flash_attn,
+                    n_batch=n_batch,
+                    n_ubatch=n_ubatch,
                     verbose=not self.quiet,
                 )
             except (ValueError, RuntimeError, OSError) as exc:

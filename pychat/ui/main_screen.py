@@ -23,7 +23,7 @@ from pychat.ui.footer import KeyFooter
 from pychat.ui.kept_chats import KeptChats
 from pychat.ui.loader_pane import LoaderPane
 from pychat.ui.log_pane import LogPane
-from pychat.ui.messages import SessionEvent, notify_once
+from pychat.ui.messages import SessionEvent, TextInbox, TextWaiting, notify_once
 from pychat.ui.model_commands import ModelCommands
 from pychat.ui.prompt_input import PromptInput
 from pychat.ui.status_bar import StatusBar
@@ -63,6 +63,7 @@ class MainScreen(Screen[None]):
         self.kept = KeptChats(self)
         self.models = ModelCommands(self)
         self.talk = ConversationActions(self)
+        self.inbox = TextInbox(self.post_message)
         self._routes: dict[type[ev.Event], Route] = {
             ev.StateChanged: self.status.show_state,
             ev.LogLine: lambda e: self.log_pane.add(e.level, e.text, e.source),
@@ -106,13 +107,24 @@ class MainScreen(Screen[None]):
 
     def _forward(self, event: ev.Event) -> None:
         """The session's listener: called on worker threads; post_message is thread-safe
-        and never blocks (call_from_thread would hold the worker up to the frame rate)."""
-        self.post_message(SessionEvent(event))
+        and never blocks (call_from_thread would hold the worker up to the frame rate).
+        Streamed text goes through the inbox, which merges it while the screen is busy."""
+        if isinstance(event, (ev.TextReceived, ev.ThinkingReceived)):
+            self.inbox.put(event)
+        else:
+            self.post_message(SessionEvent(event))
 
     async def on_session_event(self, message: SessionEvent) -> None:
-        route = self._routes.get(type(message.event))
+        await self._route(message.event)
+
+    async def on_text_waiting(self, message: TextWaiting) -> None:
+        for event in self.inbox.take():
+            await self._route(event)
+
+    async def _route(self, event: ev.Event) -> None:
+        route = self._routes.get(type(event))
         if route is not None:
-            result = route(message.event)
+            result = route(event)
             if result is not None:
                 await result
 

@@ -1,15 +1,19 @@
-"""The one Textual message the UI gets from the session: a plain event, carried across."""
+"""How session events reach the UI: each as a ``SessionEvent`` message, except streamed
+text, which waits in a ``TextInbox`` and is merged while the screen is busy."""
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 from weakref import WeakKeyDictionary
 
 from textual.app import App
 from textual.message import Message
 
-from pychat.session.events import Event
+from pychat.session.events import Event, TextReceived, ThinkingReceived
 
 
 class SessionEvent(Message, bubble=False):
@@ -26,6 +30,51 @@ class SessionEvent(Message, bubble=False):
         one of its kind instead of queueing behind it."""
         return (self.event.replaceable and isinstance(message, SessionEvent)
                 and type(message.event) is type(self.event))
+
+
+class TextWaiting(Message, bubble=False):
+    """The ``TextInbox`` has text: take it (one is posted at a time)."""
+
+
+class TextInbox:
+    """Streamed reply text and reasoning on their way to the screen.
+
+    A GPU writes hundreds of tokens a second: posted one message per batch, text queued
+    faster than the screen could render it, and the screen fell seconds behind. Here a
+    batch waits in a list and one ``TextWaiting`` is posted; when the screen gets to it,
+    it takes everything that came meanwhile, merged per reply, and renders it at once: the
+    busier the screen, the bigger (and fewer) its appends. Order with the other events is
+    kept: the message is posted before any event that comes after the text it announces.
+    """
+
+    def __init__(self, post: Callable[[Message], object]) -> None:
+        self._post = post
+        self._lock = threading.Lock()
+        self._waiting: list[TextReceived | ThinkingReceived] = []
+        self._announced = False
+
+    def put(self, event: TextReceived | ThinkingReceived) -> None:
+        """From the session's threads."""
+        with self._lock:
+            self._waiting.append(event)
+            if self._announced:
+                return
+            self._announced = True
+        self._post(TextWaiting())
+
+    def take(self) -> list[TextReceived | ThinkingReceived]:
+        """On the UI thread: what came, consecutive batches of one kind and reply merged."""
+        with self._lock:
+            waiting, self._waiting, self._announced = self._waiting, [], False
+        merged: list[TextReceived | ThinkingReceived] = []
+        for event in waiting:
+            last = merged[-1] if merged else None
+            if type(last) is type(event) and last is not None \
+                    and last.reply_id == event.reply_id:
+                merged[-1] = replace(event, text=last.text + event.text)
+            else:
+                merged.append(event)
+        return merged
 
 
 _shown: WeakKeyDictionary[App[Any], dict[tuple[str, str], float]] = WeakKeyDictionary()

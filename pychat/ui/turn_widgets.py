@@ -30,7 +30,7 @@ class UserMessage(Static):
 
 
 def frozen_markdown(text: str) -> Static:
-    """Markdown rendered by Rich into one plain widget (see ``_close_segment``)."""
+    """Markdown rendered by Rich into one plain widget (see ``AssistantMessage._freeze``)."""
     from rich.markdown import Markdown as RichMarkdown
 
     # hyperlinks=False: links become "text (url)", not OSC 8 links a terminal opens.
@@ -41,15 +41,16 @@ SEGMENT_CHARS = 300
 """A streamed reply is rendered in Markdown segments of about this many characters."""
 
 
-def segment_cut(text: str, start: int) -> int:
-    """Where a segment of ``text`` may end: just after a line break at or beyond ``start``
-    that is outside code fences and not inside a table; -1 when there is none yet.
+def last_segment_cut(text: str, start: int) -> int:
+    """The furthest place a streamed reply's Markdown segment may end, with at least
+    ``start`` characters before it: after the last blank line, else after the last complete
+    line — outside code fences and not inside a table; -1 when there is none yet.
 
     Markdown re-parses the last block of a document on every append, so one long paragraph
     would make each token cost more than the last. Closing segments at line breaks keeps
-    the work (and the bytes repainted) per update bounded.
-    """
-    cut = -1
+    the work (and the bytes repainted) per update bounded; text that arrived in one go is
+    frozen up to the last such place at once."""
+    blank = line_end = -1
     in_fence = False
     offset = 0
     for line in text.splitlines(keepends=True):
@@ -57,12 +58,12 @@ def segment_cut(text: str, start: int) -> int:
         if stripped.startswith(("```", "~~~")):
             in_fence = not in_fence
         offset += len(line)
-        complete = line.endswith("\n")
-        if complete and offset >= start and not in_fence and not stripped.startswith("|"):
-            cut = offset
-            if stripped.strip() == "":  # a blank line: the best place, take it
-                return cut
-    return cut
+        if line.endswith("\n") and offset >= start and not in_fence \
+                and not stripped.startswith("|"):
+            line_end = offset
+            if stripped.strip() == "":
+                blank = offset
+    return blank if blank >= 0 else line_end
 
 
 class ThinkingBlock(Static):
@@ -168,43 +169,52 @@ class AssistantMessage(Vertical):
 
 
     async def append(self, text: str) -> None:
-        """Add streamed text; the Markdown stream merges writes that come too fast."""
+        """Add streamed text. Text up to the last place a segment may end is frozen at
+        once (it never goes through a streaming Markdown widget: at GPU rates a batch holds
+        many segments' worth); the rest streams, and the Markdown stream merges writes
+        that come too fast."""
         self.text += text
-        while text:
-            if self._stream is None:
-                from textual.widgets.markdown import Markdown
-
-                # A link in a reply is shown, never opened: the model wrote it.
-                self._segment = Markdown(open_links=False)
-                await self.mount(self._segment, before=self._note)
-                self._stream = Markdown.get_stream(self._segment)
-                self._segment_text = ""
-            pending = self._segment_text + text
-            cut = segment_cut(pending, SEGMENT_CHARS)
-            if cut < 0:
-                self._segment_text = pending
-                await self._stream.write(text)
-                return
-            head = pending[len(self._segment_text):cut]
-            self._segment_text = pending[:cut]
+        pending = self._segment_text + text
+        cut = last_segment_cut(pending, SEGMENT_CHARS)
+        if cut >= 0:
+            await self._freeze(pending[:cut])
             text = pending[cut:]
-            await self._stream.write(head)
-            await self._close_segment()
+        if text:
+            await self._stream_text(text)
 
-    async def _close_segment(self) -> None:
-        """Freeze the streaming segment into one plain widget.
+    async def _stream_text(self, text: str) -> None:
+        if self._stream is None:
+            from textual.widgets.markdown import Markdown
+
+            # A link in a reply is shown, never opened: the model wrote it.
+            self._segment = Markdown(open_links=False)
+            await self.mount(self._segment, before=self._note)
+            self._stream = Markdown.get_stream(self._segment)
+            self._segment_text = ""
+        self._segment_text += text
+        await self._stream.write(text)
+
+    async def _freeze(self, text: str) -> None:
+        """``text`` (the streaming segment's and what follows it) as one frozen segment,
+        in place of the streaming one.
 
         A Textual Markdown is a tree of block widgets, and every layout pass walks all of
-        them: a frozen segment becomes a single Static holding Rich's Markdown rendering,
-        so the cost of a layout stays flat however long the reply grows.
+        them: a frozen segment is a single Static holding Rich's Markdown rendering, so the
+        cost of a layout stays flat however long the reply grows.
         """
+        frozen = frozen_markdown(text)
         if self._stream is None or self._segment is None:
-            return
-        await self._stream.stop()
-        self._stream = None
-        await self.mount(frozen_markdown(self._segment_text), before=self._segment)
-        await self._segment.remove()
-        self._segment = None
+            await self.mount(frozen, before=self._note)
+        else:
+            await self._stream.stop()
+            await self.mount(frozen, before=self._segment)
+            await self._segment.remove()
+        self._stream, self._segment, self._segment_text = None, None, ""
+
+    async def _close_segment(self) -> None:
+        """Freeze what still streams (the reply ended)."""
+        if self._stream is not None:
+            await self._freeze(self._segment_text)
 
     async def finish(self, stats: GenerationStats | None, note: str = "") -> None:
         """End the stream and write the stats line."""

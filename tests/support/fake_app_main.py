@@ -1,7 +1,7 @@
 """Runs the real TUI over the FakeBackend, for tests that look at the bytes in a pty.
 
     python -m tests.support.fake_app_main ROOT REPLY_FILE [CONFIG_FILE] [--no-quit] [--stuck-load]
-        [--crash-on-send]
+        [--crash-on-send] [--rate=TOKENS_PER_SECOND]
 
 ROOT gets a config and a models folder (see ``support.session.fake_session``); the fake
 model answers every message with the text in REPLY_FILE; CONFIG_FILE, if given, is added
@@ -9,7 +9,8 @@ to the config. SIGUSR1 sends "ping" as if typed (the key fuzz checks the app sti
 answers without depending on where its keys left the focus). --no-quit leaves Quit out of
 the command palette: the fuzz types into the palette and must not end the app that way.
 --stuck-load makes the model load wait forever; --crash-on-send makes sending a message
-raise inside a UI handler (for the quit and crash tests).
+raise inside a UI handler (for the quit and crash tests); --rate sets how fast the reply
+streams (``make bench`` feeds the UI at GPU rates that way).
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ def main() -> None:
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     root, reply_file = Path(args[0]), Path(args[1])
     backend = FakeBackend(reply=reply_file.read_text(encoding="utf-8"))
+    for flag in flags:
+        if flag.startswith("--rate="):
+            backend.tokens_per_second = float(flag.split("=", 1)[1])
     if "--stuck-load" in flags:
         backend.load_gate.clear()  # never set: the load lane stays busy for good
     if "--crash-on-send" in flags:

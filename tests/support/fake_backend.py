@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from pychat import instrument
 from pychat.engine.base import (
     Capabilities,
     ChatMessage,
@@ -162,12 +163,19 @@ class FakeBackend:
                 if error is not None and number == self.fail_after:
                     stats.finish_reason = "error"
                     raise error
-                time.sleep(1 / self.tokens_per_second)
+                # On a schedule, not a sleep per piece: a late piece does not delay the
+                # next, so the rate asked for is the rate delivered (when the CPU allows).
+                due = started + (number + 1) / self.tokens_per_second
+                wait = due - time.perf_counter()
+                if wait > 0:
+                    time.sleep(wait)
                 if number == 0:
                     first = time.perf_counter()
                     stats.time_to_first_token = first - started
                 stats.completion_tokens += 1
                 stats.decode_seconds = time.perf_counter() - first
+                if number == limit - 1 or number == len(pieces) - 1:
+                    instrument.trace("source_last", tokens=stats.completion_tokens)
                 yield piece
                 if cancel.is_set():
                     stats.finish_reason = "cancelled"
