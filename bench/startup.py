@@ -44,6 +44,31 @@ def one_start() -> dict:
             "model_ready_s": ready["t"] - app.started if ready else None}
 
 
+BARE_TEXTUAL = """
+from textual.app import App
+from textual.widgets import Footer, Static
+
+
+class Bare(App):
+    def compose(self):
+        yield Static("Chat")
+        yield Footer()
+
+
+Bare().run()
+"""
+
+
+def bare_textual_start() -> float | None:
+    """A bare Textual app (one Static and a Footer) in the same pty: start → first paint."""
+    app = PtyApp(["-c", BARE_TEXTUAL], 120, 40)
+    try:
+        first_paint = app.wait_for_bytes(b"Chat", app.started, 30)
+    finally:
+        app.quit()
+    return first_paint - app.started if first_paint else None
+
+
 RAW_MEMORY_SCRIPT = """
 import contextlib, io, sys
 from llama_cpp import Llama
@@ -77,8 +102,11 @@ def raw_memory() -> dict:
 
 
 def run(quick: bool) -> dict:
-    starts = [one_start() for _ in range(2 if quick else 5)]
-    return {"starts": starts, "raw_memory": raw_memory()}
+    starts, bare = [], []
+    for _ in range(2 if quick else 5):  # interleaved: a slow spell of the host hits both
+        starts.append(one_start())
+        bare.append({"first_paint_s": bare_textual_start()})
+    return {"starts": starts, "bare_textual": bare, "raw_memory": raw_memory()}
 
 
 def _spread(starts: list[dict], key: str) -> str:
@@ -95,9 +123,11 @@ def render(results: dict) -> list[str]:
     app = results["tui"]["streams"][0] if "tui" in results else None
     lines = ["## Start-up and memory", "", "| figure | value | target |", "| --- | --- | --- |",
              f"| start → first paint (pty shows the chat pane's frame) | "
-             f"{_spread(starts, 'first_paint_s')} | ≤ 0.4 s |",
+             f"{_spread(starts, 'first_paint_s')} | ≤ bare Textual + 0.1 s |",
+             f"| a bare Textual app (a Static and a Footer), same pty, interleaved | "
+             f"{_spread(results['startup'].get('bare_textual', []), 'first_paint_s')} | — |",
              f"| start → interactive prompt (mounted, focused; model still loading) | "
-             f"{_spread(starts, 'interactive_s')} | ≤ 0.4 s |",
+             f"{_spread(starts, 'interactive_s')} | ≤ first paint + 0.05 s |",
              f"| start → model ready (demo Gemma 270M) | {_spread(starts, 'model_ready_s')} | "
              "— |"]
     if app is not None:

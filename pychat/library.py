@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pychat.config import AUTO, LoadedConfig, ModelSettings, default_model_settings
-from pychat.config_writer import save_model_settings
 from pychat.engine.backends import ServerModels
 from pychat.engine.base import REMOTE_MARK, LoadSpec, ModelRef
 from pychat.engine.embedded import EMBEDDED, default_embedded, embedded_for
@@ -259,4 +258,6 @@ class ModelLibrary:
         self.loaded.config.models[key] = settings
         written = self.loaded.written.setdefault(f"models.{key}", set())
         written |= {"gpu_layers", "n_ctx"}
+        from pychat.config_writer import save_model_settings  # tomlkit: only when saving
+
         save_model_settings(self.loaded, key, settings)

@@ -247,3 +247,14 @@ def test_a_chat_with_bad_settings_json_still_opens(tmp_path: Path) -> None:
     assert loaded is not None and loaded.settings == {}
     assert store.load_chat(9999) is None
     store.close()
+
+
+def test_a_snippet_is_cut_around_the_first_word_found() -> None:
+    from pychat.store.records import snippet_around
+
+    text = "one two three four five six seven eight nine Okapis ten eleven twelve thirteen " \
+           "fourteen fifteen sixteen"
+    assert snippet_around(text, "okapi") == ("…six seven eight nine Okapis ten eleven twelve "
+                                            "thirteen fourteen fifteen sixteen")
+    assert snippet_around("short (okapi) text", "OKA") == "short (okapi) text"
+    assert snippet_around("nothing here", "okapi") == ""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from pychat.config import ServerSettings
 from pychat.engine.base import (
@@ -20,8 +21,10 @@ from pychat.engine.base import (
     ProgressCallback,
     SamplingParams,
 )
-from pychat.engine.remote import RemoteBackend, RemoteFactory
 from pychat.errors import ModelError, PyChatError
+
+if TYPE_CHECKING:  # the remote backend (httpx and all) is imported when a server is used
+    from pychat.engine.remote import RemoteBackend, RemoteFactory
 
 
 @dataclass(frozen=True)
@@ -43,7 +46,7 @@ class Backends:
     docstring). Servers' backends are made when first used."""
 
     def __init__(self, local: Backend, servers: Mapping[str, ServerSettings],
-                 remote: RemoteFactory = RemoteBackend) -> None:
+                 remote: RemoteFactory | None = None) -> None:
         self.local = local
         self.settings = dict(servers)
         self._factory = remote
@@ -63,6 +66,10 @@ class Backends:
                     known = ", ".join(sorted(self.settings)) or "none configured"
                     raise ModelError(f"No server named “{name}” in the config (servers: "
                                      f"{known}).", "Unknown server")
+                if self._factory is None:
+                    from pychat.engine.remote import RemoteBackend
+
+                    self._factory = RemoteBackend
                 backend = self._factory(name, settings)
                 backend.set_log_callback(self._log)
                 self._remotes[name] = backend

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,3 +62,19 @@ def search_query(text: str) -> str:
     return " ".join(quoted)
 
 
+
+
+def snippet_around(text: str, typed: str, words: int = 12) -> str:
+    """About ``words`` words of ``text`` around the first one that begins with a word of
+    ``typed`` (case aside), with "…" where it was cut; "" when none does."""
+    wanted = [w.casefold() for w in re.findall(r"\w+", typed)]
+    found = list(re.finditer(r"\S+", text))
+    at = next((n for n, word in enumerate(found)
+               if any(re.sub(r"^\W+", "", word.group().casefold()).startswith(w)
+                      for w in wanted)), None)
+    if at is None:
+        return ""
+    start = max(0, at - words // 3)
+    end = min(len(found), start + words)
+    return (("…" if start else "") + " ".join(w.group() for w in found[start:end])
+            + ("…" if end < len(found) else ""))

@@ -14,7 +14,6 @@ from textual.timer import Timer
 
 from pychat import instrument
 from pychat.commands import key_label
-from pychat.config_writer import save_preset
 from pychat.errors import ConfigError
 from pychat.session import events as ev
 from pychat.session.history import ChatSettings
@@ -148,6 +147,8 @@ class KeptChats:
 
     def _save_preset(self, name: str, prompt: str) -> str:
         try:
+            from pychat.config_writer import save_preset  # tomlkit: only when saving
+
             save_preset(self.session.config_file, name, prompt)
         except ConfigError as exc:
             return exc.message
