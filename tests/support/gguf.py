@@ -30,9 +30,22 @@ class TinySpec:
     n_ff: int = 128
     context_length: int = 512
     dtype: type = np.float32
+    n_vocab: int = 0
+    """Pad the vocabulary with filler tokens up to this size (0 = the small test one)."""
+    cheap: bool = False
+    """Fill weights by repeating one random block: an 8B-shaped file in seconds, not
+    minutes (its text is noise either way; its memory and speed are real)."""
 
 
-def _vocab() -> tuple[list[bytes], list[float], list[int]]:
+LLAMA3_1B = TinySpec(n_layer=16, n_embd=2048, n_head=32, n_head_kv=8, n_ff=8192,
+                     context_length=131072, dtype=np.float16, n_vocab=128256, cheap=True)
+"""Llama-3.2-1B's shape (F16: ~2.5 GB)."""
+LLAMA3_8B = TinySpec(n_layer=32, n_embd=4096, n_head=32, n_head_kv=8, n_ff=14336,
+                     context_length=8192, dtype=np.float16, n_vocab=128256, cheap=True)
+"""Llama-3-8B's shape (F16: ~16 GB)."""
+
+
+def _vocab(size: int = 0) -> tuple[list[bytes], list[float], list[int]]:
     tokens: list[bytes] = [b"<unk>", b"<s>", b"</s>"]
     types = [gguf.TokenType.UNKNOWN, gguf.TokenType.CONTROL, gguf.TokenType.CONTROL]
     for byte in range(256):
@@ -44,6 +57,10 @@ def _vocab() -> tuple[list[bytes], list[float], list[int]]:
         tokens.append(word.encode())
         types.append(gguf.TokenType.NORMAL)
     scores = [0.0] * 3 + [0.0] * 256 + [-float(i) for i in range(len(words))]
+    for n in range(len(tokens), size):
+        tokens.append(f"<fill{n}>".encode())
+        types.append(gguf.TokenType.USER_DEFINED)
+        scores.append(-1e6)
     return tokens, scores, [int(t) for t in types]
 
 
@@ -51,7 +68,7 @@ def write_tiny_llama(path: Path, spec: TinySpec = TinySpec(), *, template: str |
                      seed: int = 0, name: str = "tiny-llama") -> Path:
     """Write a loadable llama-architecture GGUF with random weights to ``path``."""
     rng = np.random.default_rng(seed)
-    tokens, scores, types = _vocab()
+    tokens, scores, types = _vocab(spec.n_vocab)
     n_vocab = len(tokens)
     head_dim = spec.n_embd // spec.n_head
 
@@ -77,7 +94,11 @@ def write_tiny_llama(path: Path, spec: TinySpec = TinySpec(), *, template: str |
     if template is not None:
         writer.add_chat_template(template)
 
+    block = rng.normal(0.0, 0.02, size=1 << 16).astype(spec.dtype)
+
     def weight(*shape: int) -> np.ndarray:
+        if spec.cheap:
+            return np.resize(block, shape)
         return rng.normal(0.0, 0.02, size=shape).astype(spec.dtype)
 
     def norm(n: int) -> np.ndarray:
