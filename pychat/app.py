@@ -96,12 +96,18 @@ class PyChatApp(App[None]):
     def get_driver_class(self) -> type[Driver]:
         """On POSIX terminals, a driver that sends only the screen pieces that changed
         (``PYCHAT_FULL_FRAMES=1`` sends whole frames) and takes typed bursts as text;
-        ``TEXTUAL_DRIVER`` still wins."""
+        ``TEXTUAL_DRIVER`` still wins, except that a browser tab's web driver diffs too."""
+        full_frames = bool(os.environ.get("PYCHAT_FULL_FRAMES"))
+        if constants.DRIVER and not full_frames:
+            from pychat.ui.web_terminal import WEB_DRIVER, DiffingWebDriver
+
+            if constants.DRIVER == WEB_DRIVER:
+                return DiffingWebDriver
         if sys.platform == "win32" or constants.DRIVER:
             return super().get_driver_class()
         from pychat.ui.terminal import DiffingDriver, TypingDriver
 
-        return TypingDriver if os.environ.get("PYCHAT_FULL_FRAMES") else DiffingDriver
+        return TypingDriver if full_frames else DiffingDriver
 
     def on_mount(self) -> None:
         self._apply_theme()

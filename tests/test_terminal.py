@@ -52,6 +52,10 @@ def test_other_sequences_pass_through_and_reset_what_is_known() -> None:
     diff.filter(page)
     assert diff.filter("\x1b[?2026h") == "\x1b[?2026h"  # sync brackets keep the state
     assert diff.filter(page) == "\x1b[40;1H"
+    # Nor do the pointer's shape (OSC 22, sent by the web driver) and mouse/paste modes.
+    quiet = "\x1b]22;default\x1b\\\x1b[?1003h\x1b[?1006h\x1b[?25l"
+    assert diff.filter(quiet) == quiet
+    assert diff.filter(page) == "\x1b[40;1H"
     assert diff.filter("\x1b[?1049h") == "\x1b[?1049h"  # alternate screen: forget
     assert diff.filter(page) == page
     odd = frame((1, 1, "a\tb"))  # a control code inside a piece: not trusted, sent whole

@@ -39,7 +39,12 @@ from pychat.ui.compat import xterm_parser
 
 _MOVE = re.compile(r"\x1b\[(\d+);(\d+)H")
 _STYLE = re.compile(r"\x1b\[[0-9;:]*m|\x1b\]8;[^\x1b\x07]*(?:\x1b\\|\x07)")
-_HARMLESS = frozenset({"\x1b[?2026h", "\x1b[?2026l"})  # synchronised-output brackets
+_HARMLESS = re.compile(
+    r"(?:\x1b\[\?(?:25|1000|1002|1003|1004|1005|1006|1015|2004|2026)[hl]"
+    r"|\x1b\]22;[^\x07\x1b]*(?:\x07|\x1b\\))+")
+"""Writes that change no character on screen: synchronised-output brackets, the cursor
+shown or hidden, mouse, focus and paste modes, the pointer's shape (OSC 22, which the
+web driver sends as the mouse moves)."""
 
 
 class ScreenDiff:
@@ -53,13 +58,14 @@ class ScreenDiff:
 
     def filter(self, data: str) -> str:
         """``data`` as it needs to be sent, given what the terminal already shows."""
+        if _HARMLESS.fullmatch(data):
+            return data
         if not data.startswith("\x1b["):
             self.forget()
             return data
         parts = _MOVE.split(data)
         if parts[0] or len(parts) < 4:
-            if data not in _HARMLESS:
-                self.forget()
+            self.forget()
             return data
         out: list[str] = []
         last = len(parts) - 3
