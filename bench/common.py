@@ -20,14 +20,30 @@ from pychat.instrument import IGNORE_EOS_ENV, read_trace  # noqa: E402
 from tests.support.pty_app import PtyApp  # noqa: E402
 
 __all__ = ["IGNORE_EOS_ENV", "MiB", "N_CTX", "PROMPT", "PtyApp", "REPO", "SAMPLING", "SEED",
-           "fmt", "machine", "median", "percentile", "read_trace", "rss_beyond_model",
-           "rss_of", "wait_trace"]
+           "fmt", "key_echo", "machine", "median", "percentile", "read_trace",
+           "rss_beyond_model", "rss_of", "wait_trace"]
 
 PROMPT = "Write a very long story about a dragon and a knight."
 SEED = 1  # with this seed the demo model writes 2000 tokens without stopping
 N_CTX = 4096
 SAMPLING: dict[str, Any] = dict(temperature=0.7, top_p=0.95, top_k=40, repeat_penalty=1.1)
 MiB = 1024 * 1024
+PROBE_KEYS = [chr(code) for code in range(0x430, 0x450)]
+"""Keys typed to time an echo: Cyrillic letters, which no reply, name or border in the
+benches holds, so their bytes on the pty can only be the echo. Each differs from the one
+before it: a key typed before the last one's deletion was drawn still changes the screen
+(with one probe key, a terminal diff that found the cell unchanged sent nothing, and the
+probe timed out)."""
+
+
+def key_echo(app: PtyApp, index: int, timeout: float) -> float | None:
+    """Type probe key ``index``, and return the seconds until its echo comes back from the
+    pty (None: not within ``timeout``). The caller deletes it again if it must."""
+    key = PROBE_KEYS[index % len(PROBE_KEYS)]
+    typed = time.time()
+    app.write(key)
+    seen = app.wait_for_bytes(key.encode(), typed, timeout)
+    return seen - typed if seen else None
 
 
 def wait_trace(path: Path, event: str, timeout: float, after: float = 0.0) -> dict | None:
@@ -44,16 +60,17 @@ def wait_trace(path: Path, event: str, timeout: float, after: float = 0.0) -> di
 
 
 def rss_beyond_model(pid: int, model: Path) -> tuple[int, int]:
-    """(total RSS, RSS of the model file's mappings) from /proc/PID/smaps."""
+    """(total RSS, RSS of the model file's mappings) from /proc/PID/smaps. The kernel names a
+    mapping by the file's real path, so a model reached through a link is resolved first."""
     total = mapped = 0
-    current = ""
+    current, real = "", str(model.resolve())
     for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
         if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
             current = line.split()[-1] if len(line.split()) >= 6 else ""
         elif line.startswith("Rss:"):
             kb = int(line.split()[1]) * 1024
             total += kb
-            if current == str(model):
+            if current == real:
                 mapped += kb
     return total, mapped
 

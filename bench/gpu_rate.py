@@ -13,7 +13,7 @@ import threading
 import time
 from pathlib import Path
 
-from bench.common import PtyApp, fmt, percentile, read_trace, wait_trace
+from bench.common import PtyApp, fmt, key_echo, percentile, read_trace, wait_trace
 
 TITLE = "gpu_rate"
 RATES = (200, 500, 1000, 2000, 5000)
@@ -93,12 +93,12 @@ def one_rate(rate: int, cols: int, rows: int, probes: bool) -> dict:
             stop = threading.Event()
 
             def probe() -> None:
+                index = 0
                 while not stop.is_set():
-                    t0 = time.time()
-                    app.write("\u00a4")
-                    seen = app.wait_for_bytes("\u00a4".encode(), t0, 2.0)
-                    echoes.append((seen - t0) if seen else 2.0)
+                    seen = key_echo(app, index, 2.0)
+                    echoes.append(2.0 if seen is None else seen)
                     app.write("\x7f")
+                    index += 1
                     stop.wait(0.05)
 
             prober = threading.Thread(target=probe, daemon=True)

@@ -130,6 +130,7 @@ def render(results: dict) -> list[str]:
              "first output), then until the screen rebuilt from those frames shows the chat "
              "pane and the message box. Each tab starts its own PyChat, so this includes the "
              "app's start-up. Bytes: the app's output frames the browser received from the "
-             "reply's start to 0.2 s after its end (the served app uses Textual's web driver, "
-             "which sends whole changed lines, not PyChat's terminal diffing).", ""]
+             "reply's start to 0.2 s after its end. The served app diffs its frames as in a "
+             "terminal (`DiffingWebDriver`); each websocket frame adds its own framing, and "
+             "the tab's terminal is larger than the pty's 120x40.", ""]
     return lines

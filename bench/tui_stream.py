@@ -17,6 +17,7 @@ from bench.common import (
     MiB,
     PtyApp,
     fmt,
+    key_echo,
     percentile,
     read_trace,
     rss_beyond_model,
@@ -57,14 +58,12 @@ def stream_in_tui(cols: int, rows: int, n: int, echo_probes: int) -> dict:
         started = wait_trace(trace, "reply_started", 30, after=sent)
         first_text = wait_trace(trace, "text", 60, after=sent)
         latencies = []
-        for _ in range(echo_probes):
+        for index in range(echo_probes):
             time.sleep(0.25)
             if wait_trace(trace, "finished", 0.0, after=sent):
                 break
-            t0 = time.time()
-            app.write("\u00a4")
-            seen = app.wait_for_bytes("\u00a4".encode(), t0, 2.0)
-            latencies.append((seen - t0) if seen else 2.0)
+            seen = key_echo(app, index, 2.0)
+            latencies.append(2.0 if seen is None else seen)
             app.write("\x7f")
         finished = wait_trace(trace, "finished", 600, after=sent)
         events = read_trace(trace)
