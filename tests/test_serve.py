@@ -110,6 +110,9 @@ async def test_chat_in_a_browser_tab_with_keys_only(chromium: Chromium,
         # Two replies' lines and the status line each give a TTFT.
         await tab.wait_for(lambda s: s.count("TTFT") >= 3 and "ready" in s, 60)
         await asyncio.sleep(0.5)  # the canvas draws on the next animation frame
+        # The app fills the tab: its footer is on the terminal's last line (a driver that
+        # overwrote Textual's record of the size once left the app 25 lines tall).
+        assert tab.screen.lines > 30 and "Commands" in tab.screen.display[-1]
         await tab.screenshot(SCREENSHOT)
         assert SCREENSHOT.stat().st_size > 10_000
         # alt+c copies the last reply: OSC 52 reaches the page, whose terminal hands it

@@ -184,7 +184,9 @@ class DiffingDriver(TypingDriver):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._diff = ScreenDiff()
-        self._size: tuple[int, int] | None = None
+        self._painted_size: tuple[int, int] | None = None
+        """The size the diff was made for (not ``_size``: Textual's Driver keeps the
+        terminal's size there, and App.size reads it)."""
 
     def write(self, data: str) -> None:
         size: tuple[int, int] | None = None
@@ -194,8 +196,8 @@ class DiffingDriver(TypingDriver):
                 size = (columns, lines)
         except (OSError, ValueError):
             size = None
-        if size != self._size or size is None:
-            self._size = size
+        if size != self._painted_size or size is None:
+            self._painted_size = size
             self._diff.forget()  # the terminal may have reflowed or cleared itself
         if getattr(self._app, "no_color", False):
             data = without_colour(data)

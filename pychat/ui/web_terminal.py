@@ -19,12 +19,14 @@ class DiffingWebDriver(WebDriver):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._diff = ScreenDiff()
-        self._size: tuple[int, int] | None = None
+        self._painted_size: tuple[int, int] | None = None
+        """The size the diff was made for (not ``_size``: Textual's Driver keeps the
+        terminal's size there, and App.size reads it)."""
 
     def write(self, data: str) -> None:
         size = (self._app.size.width, self._app.size.height)
-        if size != self._size:  # the page was resized: xterm.js reflowed or cleared
-            self._size = size
+        if size != self._painted_size:  # the page was resized: xterm.js reflowed or cleared
+            self._painted_size = size
             self._diff.forget()
         if getattr(self._app, "no_color", False):
             data = without_colour(data)
