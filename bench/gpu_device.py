@@ -80,23 +80,44 @@ def estimate_rows(backend: LlamaBackend, monitor: GpuMonitor, model: Path,
     return rows
 
 
-def auto_rows(backend: LlamaBackend, monitor: GpuMonitor, model: Path,
-              free_targets_gib: tuple[float, ...]) -> list[dict]:
-    """Hold all but X GiB of the GPU with a torch tensor; load with auto; answer."""
+def loads(backend: LlamaBackend, model: Path, layers: int) -> str:
+    """"" when ``model`` loads with ``layers`` on the GPU (then closed again), else why not."""
     try:
-        torch = importlib.import_module("torch")  # on the GPU machine only
-    except ImportError:
-        return [{"skipped": "no torch here"}]
+        backend.load(LoadSpec(ModelRef.local(model), gpu_layers=layers, n_ctx=4096))
+    except PyChatError as exc:
+        return exc.message
+    finally:
+        backend.close()
+    return ""
+
+
+def auto_rows(backend: LlamaBackend, monitor: GpuMonitor, model: Path,
+              free_targets_gib: tuple[float, ...], dry: bool) -> list[dict]:
+    """Hold all but X GiB of the GPU with a torch tensor; load with auto and answer; then
+    find the largest layer count that still loads (auto must be within one of it), and
+    ask for every layer, which must fail with a clear message. ``dry``: the same steps
+    on this CPU, with nothing held and a made-up free size."""
+    torch = None
+    if not dry:
+        try:
+            torch = importlib.import_module("torch")  # on the GPU machine only
+        except ImportError:
+            return [{"skipped": "no torch here"}]
     info = read_model_info(model)
     rows = []
     for target in free_targets_gib:
-        free = monitor.sample().gpus[0].free if monitor.sample().gpus else None
-        if free is None or not torch.cuda.is_available():
-            return [{"skipped": "no GPU"}]
-        hold = max(0, free - int(target * 1024**3))
-        held = torch.empty(hold, dtype=torch.uint8, device="cuda")
+        held = None
         try:
-            free_now = monitor.sample().gpus[0].free or 0
+            if torch is not None:
+                sample = monitor.sample().gpus
+                free = sample[0].free if sample else None
+                if free is None or not torch.cuda.is_available():
+                    return [{"skipped": "no GPU"}]
+                hold = max(0, free - int(target * 1024**3))
+                held = torch.empty(hold, dtype=torch.uint8, device="cuda")
+                free_now = monitor.sample().gpus[0].free or 0
+            else:
+                free_now = int(target * 1024**3)
             chosen = resolve_gpu_layers(info, "auto", 4096, True, free_now)
             row: dict = {"free_gib": free_now / 1024**3, "auto_layers": chosen}
             try:
@@ -106,18 +127,29 @@ def auto_rows(backend: LlamaBackend, monitor: GpuMonitor, model: Path,
                 row["answered"] = True
             except PyChatError as exc:
                 row["answered"], row["error"] = False, exc.message
-            backend.close()
-            # The largest count that still loads, one layer past auto.
-            try:
-                backend.load(LoadSpec(ModelRef.local(model), gpu_layers=chosen + 1,
-                                      n_ctx=4096))
-                row["one_more_loads"] = True
-            except PyChatError as exc:
-                row["one_more_loads"], row["one_more_error"] = False, exc.message
-            backend.close()
+            finally:
+                backend.close()
+            # One layer more at a time, until a load fails (at most 4 past auto).
+            largest = chosen
+            # (auto counts the output layer too: n_layer + 1 is every layer.)
+            for layers in range(chosen + 1, min(chosen + 4, info.n_layer + 1) + 1):
+                why = loads(backend, model, layers)
+                if why:
+                    row["first_failing"], row["failing_error"] = layers, why
+                    break
+                largest = layers
+            row["largest_loading"] = largest
+            row["auto_within_one"] = (largest - chosen <= 1 and ("first_failing" in row
+                                                                 or largest > info.n_layer))
+            # Every layer of a model bigger than what is free: a clear failure.
+            why = loads(backend, model, -1)
+            row["all_layers"] = why or "loaded"
+        except Exception as exc:  # noqa: BLE001 — one row's fault must not end the run
+            row = {"free_target_gib": target, "fault": f"{type(exc).__name__}: {exc}"}
         finally:
             del held
-            torch.cuda.empty_cache()
+            if torch is not None:
+                torch.cuda.empty_cache()
         say(f"auto {json.dumps(row)}")
         rows.append(row)
     return rows
@@ -193,7 +225,9 @@ def main() -> int:
         contexts = (4096,) if dry else (4096, 32768)
         results["estimates"] = (estimate_rows(backend, monitor, first, contexts)
                                 + estimate_rows(backend, monitor, second, contexts))
-        results["auto"] = auto_rows(backend, monitor, second, (4.0, 8.0, 12.0))
+        # Dry: free sizes around the small model's estimate, so auto picks part of it.
+        targets = (0.070, 0.075, 4.0) if dry else (4.0, 8.0, 12.0)
+        results["auto"] = auto_rows(backend, monitor, second, targets, dry)
         results["switches"] = switch_rows(backend, monitor, first, second)
         results["speed"] = [speed_rows(first, -1 if offload else 0)]
         if not dry:
