@@ -8,6 +8,8 @@
 #     models and non-CUDA GPU backends (the whole sdist is 76.6 MB, over the 64 MiB a call
 #     may carry);
 #   - py3.12 wheels of PyChat's pure-Python dependencies.
+# Optionally, here too:  bench/gpu.sh wheel   → .gpu/cuda-wheel/ (the CUDA build done on
+#   this CPU with NVIDIA's PyPI compiler; `device` then installs it instead of building)
 # Then on the device:  run(command="bash bench/gpu.sh device", carry=[".gpu"])
 # Here, on a CPU, every measuring step on small shapes:  bash bench/gpu.sh dry
 #
@@ -43,11 +45,21 @@ device() {
         diskcache typing-extensions pytest pytest-asyncio
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv > "$OUT/gpu.csv"
     nvcc --version | tail -2 >> "$OUT/gpu.csv"
-    step "building llama-cpp-python with CUDA (FlashAttention kernels off to save time)"
-    CMAKE_ARGS="-DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES=90 -DGGML_CUDA_FA=OFF" \
-        CMAKE_BUILD_PARALLEL_LEVEL=16 \
-        .gpu/venv/bin/pip install -q --no-index --no-build-isolation --find-links .gpu/wheels \
-        .gpu/llama_cpp_python-0.3.36 2>&1 | tail -20 > "$OUT/build.log"
+    wheel=$(ls .gpu/cuda-wheel/llama_cpp_python-*.whl 2>/dev/null | head -1 || true)
+    if [ -n "$wheel" ]; then
+        step "installing the CUDA wheel built on the CPU machine: $wheel"
+        .gpu/venv/bin/pip install -q --no-index --no-deps "$wheel" 2>&1 | tail -20 > "$OUT/build.log"
+        # Its libraries load CUDA 13's runtime and cuBLAS: the image's, or torch's copies.
+        LD_LIBRARY_PATH="$(cuda_libs)${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+        export LD_LIBRARY_PATH
+        echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH" >> "$OUT/build.log"
+    else
+        step "building llama-cpp-python with CUDA (FlashAttention kernels off to save time)"
+        CMAKE_ARGS="-DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES=90 -DGGML_CUDA_FA=OFF" \
+            CMAKE_BUILD_PARALLEL_LEVEL=16 \
+            .gpu/venv/bin/pip install -q --no-index --no-build-isolation --find-links .gpu/wheels \
+            .gpu/llama_cpp_python-0.3.36 2>&1 | tail -20 > "$OUT/build.log"
+    fi
     .gpu/venv/bin/pip install -q --no-index --no-deps -e .
     .gpu/venv/bin/python -c "import llama_cpp; print('offload:', \
         llama_cpp.llama_supports_gpu_offload())" | tee "$OUT/offload.txt"
@@ -56,6 +68,54 @@ device() {
         2>&1 | tee "$OUT/gpu-tests.txt" | tail -30 || true
     step "measurements: Llama-3 1B and 8B shapes (bench/gpu_device.py)"
     .gpu/venv/bin/python bench/gpu_device.py "$OUT" 2>&1 | tee "$OUT/gpu-device.log" | grep "^\[" || true
+    step "done"
+}
+
+cuda_libs() {
+    # Folders holding libcudart.so.13 and libcublas.so.13 on this machine, joined with ':'.
+    python3 - <<'PY'
+import glob, site, sys
+roots = site.getsitepackages() + ["/usr/local/cuda/lib64", "/usr/local/cuda/targets/x86_64-linux/lib"]
+found = []
+for root in roots:
+    for name in ("libcudart.so.13", "libcublas.so.13", "libcublasLt.so.13"):
+        for path in glob.glob(f"{root}/{name}") + glob.glob(f"{root}/nvidia/*/lib/{name}"):
+            folder = path.rsplit("/", 1)[0]
+            if folder not in found:
+                found.append(folder)
+print(":".join(found))
+PY
+}
+
+wheel() {
+    # llama-cpp-python with CUDA built on this CPU machine: NVIDIA's compiler, headers and
+    # libraries from PyPI (CUDA 13.0, as on the GPU machine), sm_90 only, FlashAttention
+    # kernels off. Only the wheel travels.
+    local cuda=.gpu/cuda/nvidia/cu13
+    mkdir -p .gpu/cuda-pkgs .gpu/cuda .gpu/cuda-wheel
+    step "downloading NVIDIA's CUDA 13.0 compiler and libraries from PyPI"
+    python3 -m pip download -q --no-deps --only-binary :all: -d .gpu/cuda-pkgs \
+        "nvidia-cuda-nvcc>=13.0,<13.1" "nvidia-cuda-crt>=13.0,<13.1" "nvidia-nvvm>=13.0,<13.1" \
+        "nvidia-cuda-runtime>=13.0,<13.1" "nvidia-cuda-cccl>=13.0,<13.1" "nvidia-cublas>=13.0,<13.2"
+    for package in .gpu/cuda-pkgs/*.whl; do python3 -m zipfile -e "$package" .gpu/cuda/; done
+    chmod +x "$cuda"/bin/* "$cuda"/nvvm/bin/*
+    # nvcc.profile looks for targets/x86_64-linux/{include,lib}; CMake wants unversioned
+    # library names, and a libcuda.so to link against (the driver's is loaded at run time).
+    mkdir -p "$cuda/targets/x86_64-linux" "$cuda/lib/stubs"
+    ln -sfn ../../include "$cuda/targets/x86_64-linux/include"
+    ln -sfn ../../lib "$cuda/targets/x86_64-linux/lib"
+    for lib in cudart cublas cublasLt; do ln -sf "lib$lib.so.13" "$cuda/lib/lib$lib.so"; done
+    printf 'int %s(void) { return 999; }\n' cuMemUnmap cuMemSetAccess cuMemRelease cuMemMap \
+        cuMemGetAllocationGranularity cuMemCreate cuMemAddressReserve cuMemAddressFree \
+        cuGetErrorString cuDeviceGetAttribute cuDeviceGet > .gpu/cuda/libcuda-stub.c
+    cc -shared -fPIC -Wl,-soname,libcuda.so.1 -o "$cuda/lib/stubs/libcuda.so" .gpu/cuda/libcuda-stub.c
+    step "building the wheel (sm_90, FlashAttention kernels off)"
+    local root; root=$(cd "$cuda" && pwd)
+    PATH="$root/bin:$PATH" CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" \
+        CMAKE_ARGS="-DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES=90 -DGGML_CUDA_FA=OFF -DCUDAToolkit_ROOT=$root -DCMAKE_CUDA_COMPILER=$root/bin/nvcc" \
+        python3 -m pip wheel -q --no-deps --no-cache-dir -w .gpu/cuda-wheel llama-cpp-python==0.3.36 \
+        > "$OUT/wheel-build.log" 2>&1
+    ls -la .gpu/cuda-wheel
     step "done"
 }
 
@@ -68,6 +128,7 @@ dry() {
 case "${1:-}" in
     prepare) prepare ;;
     device) device ;;
+    wheel) wheel ;;
     dry) dry ;;
-    *) echo "usage: bench/gpu.sh prepare|device|dry" >&2; exit 2 ;;
+    *) echo "usage: bench/gpu.sh prepare|wheel|device|dry" >&2; exit 2 ;;
 esac
