@@ -314,3 +314,50 @@ def test_thinking_off_and_continuing_go_to_the_servers_that_take_them(
     assert body["continue_final_message"] is True and body["add_generation_prompt"] is False
     assert "chat_template_kwargs" not in body  # thinking on: nothing to switch off
     vllm.shutdown()
+
+
+def test_a_continued_reply_drops_the_servers_echo_of_what_it_continues(
+        server: FaultServer) -> None:
+    """The real llama-server starts a continued stream with the text it was given."""
+    server.scripts["/props"] = Script(pieces=[json.dumps(
+        {"default_generation_settings": {"n_ctx": 8192}}).encode()])
+    backend = loaded(server)
+    given = CONTINUED[-1]["content"]
+    for pieces in ([given[:3], given[3:] + " and", " more"], [given + " and more"]):
+        server.scripts["/v1/chat/completions"] = Script(pieces=reply(*pieces))
+        assert "".join(backend.stream_chat(CONTINUED, QUICK)) == " and more"
+    # A server that sends only what is new keeps all of it.
+    server.scripts["/v1/chat/completions"] = Script(pieces=reply(" and", " more"))
+    assert "".join(backend.stream_chat(CONTINUED, QUICK)) == " and more"
+    backend.shutdown()
+
+
+@pytest.mark.parametrize(("pieces", "expected"), [
+    (["The cap", "ital is", " Paris."], " Paris."),        # the echo, split anywhere
+    (["The capital is Paris."], " Paris."),
+    (["The capital is"], ""),                              # echo, then nothing new
+    ([" Paris."], " Paris."),                              # no echo at all
+    (["Paris, the capital"], "Paris, the capital"),        # starts like it, then differs
+])
+def test_without_echo(pieces: list[str], expected: str) -> None:
+    from pychat.engine.remote import without_echo
+
+    reasoning = Thinking("hmm")
+    out = list(without_echo(iter([reasoning, *pieces]), "The capital is "))
+    assert out[0] is reasoning  # reasoning passes untouched
+    assert "".join(out[1:]) == expected
+
+
+@pytest.mark.parametrize(("name", "shown"), [
+    ("/models/SmolLM2-135M-Instruct.Q4_1.gguf @ gpu-box",   # llama-server's default id
+     "SmolLM2-135M-Instruct.Q4_1.gguf @ gpu-box"),
+    ("C:\\models\\llama3.gguf @ pc", "llama3.gguf @ pc"),
+    ("mistralai/Mistral-7B-Instruct-v0.3 @ hf", "mistralai/Mistral-7B-Instruct-v0.3 @ hf"),
+    ("llama3.1:8b @ ollama", "llama3.1:8b @ ollama"),
+    ("/models/local.gguf", "/models/local.gguf"),             # not a server's model
+])
+def test_a_servers_model_named_by_its_path_is_shown_by_its_file_name(name: str,
+                                                                    shown: str) -> None:
+    from pychat.engine.base import shown_name
+
+    assert shown_name(name) == shown

@@ -27,6 +27,16 @@ REMOTE_MARK = " @ "
 """Between a server's model and the server's name, as shown and kept: "llama3 @ gpu-box"."""
 
 
+def shown_name(name: str) -> str:
+    """A model's name as the panes show it. llama-server's default id for its model is the
+    path of its ``-m`` file: a server's model id that is a GGUF path is cut to the file's
+    name ("SmolLM2.gguf @ gpu-box"). The full id stays what is kept and sent."""
+    model, mark, server = name.rpartition(REMOTE_MARK)
+    if mark and model.lower().endswith(".gguf"):
+        return model.replace("\\", "/").rsplit("/", 1)[-1] + mark + server
+    return name
+
+
 @dataclass(frozen=True)
 class ModelRef:
     """A model PyChat can chat with: a local GGUF file, or a model a server offers."""

@@ -140,6 +140,27 @@ class Watchdog:
                 sock.shutdown(socket.SHUT_RDWR)
 
 
+def without_echo(pieces: Iterator[str], continued: str) -> Iterator[str]:
+    """A continued reply's pieces without the server's echo of the text it continued.
+    llama-server (the llama.cpp of llama-cpp-python 0.3.36, seen here) starts the stream
+    with the assistant text it was given, then goes on; vLLM sends only what is new. The
+    echo is dropped where it is there, and nothing is dropped where it is not."""
+    core = continued.rstrip()
+    held: str | None = "" if core else None
+    for piece in pieces:
+        if held is None or isinstance(piece, Thinking):
+            yield piece
+            continue
+        held += piece
+        if core.startswith(held):
+            continue  # still all echo so far
+        rest = held[len(core):] if held.startswith(core) else held
+        held = None
+        if rest:
+            yield rest
+    # A stream that ended inside the echo wrote nothing new.
+
+
 class RemoteBackend:
     """One OpenAI-compatible server, behind the Backend interface."""
 
@@ -498,7 +519,10 @@ class RemoteBackend:
                             self.settings.chunk_timeout)
         with self._alone, self._lock_streaming():
             try:
-                yield from self._read_reply(body, watchdog, cancel, stats, kept)
+                reply = self._read_reply(body, watchdog, cancel, stats, kept)
+                if kept and kept[-1]["role"] == "assistant":  # continuing that reply
+                    reply = without_echo(reply, kept[-1]["content"])
+                yield from reply
             finally:
                 watchdog.stop()
 

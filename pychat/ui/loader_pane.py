@@ -10,7 +10,7 @@ from textual.message import Message
 from textual.widgets import Button, Input, Label, Static
 
 from pychat.config import AUTO, parse_gpu_layers, parse_n_ctx
-from pychat.engine.base import LoadedModel, LoadSpec
+from pychat.engine.base import LoadedModel, LoadSpec, shown_name
 from pychat.engine.models import ModelInfo, human_bytes
 from pychat.library import Choice
 from pychat.session.events import ModelLoaded
@@ -89,7 +89,8 @@ class LoaderPane(Vertical):
         """Display the model and put its settings in the fields; a server's model has no
         header to show, and no layers to place."""
         self.info = info
-        self.query_one("#model-name", Static).update(info.file_name if info else spec.name)
+        name = info.file_name if info else shown_name(spec.name)
+        self.query_one("#model-name", Static).update(name)
         self.query_one("#model-meta", Static).update(info.describe() if info else about)
         gpu = self.query_one("#gpu-layers", Input)
         gpu.disabled = info is None and spec.ref.is_remote
@@ -101,7 +102,7 @@ class LoaderPane(Vertical):
         self.load_in_progress = True
         about = f"asking {spec.ref.server}…" if spec.ref.is_remote else ""
         self.show_model(spec, info, *choice, about=about)
-        self.show_state(f"loading {spec.name}…", 0.0)
+        self.show_state(f"loading {shown_name(spec.name)}…", 0.0)
         self.show_fit("")
 
     def show_progress(self, fraction: float) -> None:

@@ -5,6 +5,7 @@ show). A helper of the main screen; what it needs of it is ``ChatScreen``."""
 from __future__ import annotations
 
 from pychat import instrument
+from pychat.engine.base import shown_name
 from pychat.gpu import VramSample
 from pychat.library import Overrides
 from pychat.session import events as ev
@@ -75,7 +76,7 @@ class ModelCommands:
 
     def loading(self, event: ev.ModelLoading) -> None:
         self.screen.loader.show_loading(event.spec, event.info, event.choice)
-        self.screen.status.model = event.spec.name
+        self.screen.status.model = shown_name(event.spec.name)
 
     def loaded(self, event: ev.ModelLoaded) -> None:
         screen, loaded = self.screen, event.loaded

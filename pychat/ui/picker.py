@@ -14,7 +14,7 @@ from textual.widgets.option_list import Option
 
 from pychat.config import AUTO, parse_gpu_layers, parse_n_ctx
 from pychat.engine.backends import ServerModels
-from pychat.engine.base import ModelRef
+from pychat.engine.base import REMOTE_MARK, ModelRef, shown_name
 from pychat.engine.models import ModelInfo
 from pychat.library import ModelListing, describe_fit
 from pychat.text import inert_line
@@ -70,7 +70,8 @@ def entries(listing: ModelListing) -> list[PickEntry]:
                                    else f"{server.name}: no models", server=server))
             continue
         found += [PickEntry(ModelRef.remote(server.name, model),
-                            inert_line(f"{model} @ {server.name}"), server=server)
+                            shown_name(inert_line(f"{model}{REMOTE_MARK}{server.name}")),
+                            server=server)
                   for model in server.models]
     return found
 

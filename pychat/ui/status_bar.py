@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from pychat.engine.base import GenerationStats, LoadedModel
+from pychat.engine.base import GenerationStats, LoadedModel, shown_name
 from pychat.gpu import VramSample
 from pychat.session import ReplyState
 from pychat.session.events import BudgetCounted, StateChanged
@@ -32,7 +32,7 @@ class StatusBar(Static):
         self.state = shown.value
 
     def show_model(self, loaded: LoadedModel) -> None:
-        self.model = loaded.spec.name
+        self.model = shown_name(loaded.spec.name)
         self.n_ctx = loaded.n_ctx
 
     def show_stats(self, stats: GenerationStats) -> None:

@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from pychat.engine.base import GenerationStats
+from pychat.engine.base import GenerationStats, shown_name
 
 if TYPE_CHECKING:
     from textual.widgets.markdown import Markdown, MarkdownStream
@@ -121,7 +121,7 @@ class AssistantMessage(Vertical):
         self._segment_text = ""
         self._segment: Markdown | None = None
         self._stream: MarkdownStream | None = None
-        self._title = Static(title, classes="title", markup=False)
+        self._title = Static(shown_name(title), classes="title", markup=False)
         self._note = Static(note, classes="note", markup=False)
         self.note = note
         self.thinking_block = ThinkingBlock(thinking) if thinking else None
@@ -160,7 +160,7 @@ class AssistantMessage(Vertical):
 
     def set_title(self, title: str) -> None:
         self.title = title
-        self._title.update(title)
+        self._title.update(shown_name(title))
 
     @property
     def content_height(self) -> int:

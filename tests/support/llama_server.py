@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -20,18 +21,30 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+LLAMA_SERVER_BIN = os.environ.get("PYCHAT_LLAMA_SERVER") or shutil.which("llama-server") or ""
+"""llama.cpp's own C++ server, where this machine has one (it is not on PyPI: build it with
+``cmake -DLLAMA_BUILD_SERVER=ON`` and point PYCHAT_LLAMA_SERVER at the binary)."""
+
+
 class LlamaServer:
-    """The server in a process of its own; ``url`` is its API base (with /v1)."""
+    """The server in a process of its own; ``url`` is its API base (with /v1).
+    ``native``: llama.cpp's ``llama-server`` instead of llama-cpp-python's."""
 
     def __init__(self, model: Path, log: Path, *, n_ctx: int = 2048, api_key: str = "",
-                 alias: str = "smollm") -> None:
+                 alias: str = "smollm", native: bool = False) -> None:
         self.port = free_port()
         self.model, self.alias = model, alias
-        command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model),
-                   "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", str(n_ctx),
-                   "--model_alias", alias, "--verbose", "False"]
-        if api_key:
-            command += ["--api_key", api_key]
+        if native:  # its model id is the path of its -m file, as users run it
+            command = [LLAMA_SERVER_BIN, "-m", str(model), "--host", "127.0.0.1",
+                       "--port", str(self.port), "-c", str(n_ctx), "--threads", "2"]
+            if api_key:
+                command += ["--api-key", api_key]
+        else:
+            command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model),
+                       "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", str(n_ctx),
+                       "--model_alias", alias, "--verbose", "False"]
+            if api_key:
+                command += ["--api_key", api_key]
         self._log = log.open("wb")
         self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT,
                                         start_new_session=True)
