@@ -21,11 +21,13 @@ Closing the tab quits that app, and its model goes with its process.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import ipaddress
 import re
 import secrets
 import shlex
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -205,11 +207,23 @@ def build_server(options: ServeOptions) -> Any:
                     self.freed.notify_all()
 
         async def on_startup(self, app: web.Application) -> None:
-            url = page_url(options)
-            allowed = options.sessions
-            print(f"PyChat is served at {url}", flush=True)
-            print(f"{allowed} session{'s' if allowed != 1 else ''} at a time (each tab runs "
-                  "its own PyChat and model); Ctrl+C stops the server.", flush=True)
+            """Nothing: textual-serve prints its banner here, before the port listens;
+            PyChat's comes from ``serve`` once it does."""
+
+        def serve(self, debug: bool = False) -> None:
+            """textual-serve's ``serve``, with the URL printed once the port listens: aiohttp
+            calls ``print`` after it binds (``on_startup`` runs before, and a browser sent
+            to the URL at once could meet a refused connection)."""
+            self.debug = debug
+            self.initialize_logging()
+            loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(NotImplementedError):
+                    loop.add_signal_handler(signum, self.request_exit)
+            web.run_app(self._make_app(), host=self.host, port=self.port, loop=loop,
+                        handle_signals=False, print=lambda _banner: announce(options))
+
 
         def initialize_logging(self) -> None:
             """textual-serve's logger shows tracebacks with locals: keep it to warnings."""
@@ -218,6 +232,13 @@ def build_server(options: ServeOptions) -> Any:
             logging.basicConfig(level=logging.WARNING, format="pychat serve: %(message)s")
 
     return GuardedServer()
+
+
+def announce(options: ServeOptions) -> None:
+    allowed = options.sessions
+    print(f"PyChat is served at {page_url(options)}", flush=True)
+    print(f"{allowed} session{'s' if allowed != 1 else ''} at a time (each tab runs its own "
+          "PyChat and model); Ctrl+C stops the server.", flush=True)
 
 
 def serve(options: ServeOptions) -> int:

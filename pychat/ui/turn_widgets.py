@@ -11,14 +11,13 @@ from textual.widgets import Static
 from pychat.engine.base import GenerationStats, shown_name
 
 if TYPE_CHECKING:
-    from textual.widgets.markdown import Markdown, MarkdownStream
+    from rich.console import RenderableType
 
 
 def import_markdown() -> None:
-    """Import the Markdown renderers (~50 ms: markdown-it, pygments). Not needed for the
-    first paint, so the main screen calls this in a worker right after it."""
+    """Import Rich's Markdown renderer (markdown-it, pygments: tens of ms). Not needed for
+    the first paint, so the main screen calls this in a worker right after it."""
     import rich.markdown  # noqa: F401
-    import textual.widgets.markdown  # noqa: F401
 
 
 class UserMessage(Static):
@@ -29,12 +28,17 @@ class UserMessage(Static):
         self.text = text
 
 
-def frozen_markdown(text: str) -> Static:
-    """Markdown rendered by Rich into one plain widget (see ``AssistantMessage._freeze``)."""
+def rich_markdown(text: str) -> RenderableType:
+    """Markdown as Rich renders it; links become "text (url)", not OSC 8 links a terminal
+    opens (the model wrote them)."""
     from rich.markdown import Markdown as RichMarkdown
 
-    # hyperlinks=False: links become "text (url)", not OSC 8 links a terminal opens.
-    return Static(RichMarkdown(text.rstrip("\n"), hyperlinks=False), classes="segment")
+    return RichMarkdown(text.rstrip("\n"), hyperlinks=False)
+
+
+def frozen_markdown(text: str) -> Static:
+    """Markdown rendered by Rich into one plain widget (see ``AssistantMessage._freeze``)."""
+    return Static(rich_markdown(text), classes="segment")
 
 
 SEGMENT_CHARS = 300
@@ -108,8 +112,9 @@ class ThinkingBlock(Static):
 class AssistantMessage(Vertical):
     """A reply: Markdown streamed as tokens arrive, then a line of stats.
 
-    The text is streamed into a chain of Markdown widgets (segments): once a segment is
-    long enough it is closed at a line break and never rendered again.
+    The text is streamed into a chain of Statics holding Rich's Markdown rendering
+    (segments): the last one is rendered again as text arrives; once it is long enough it
+    is closed at a line break and never rendered again.
     """
 
     def __init__(self, title: str, text: str = "", note: str = "", thinking: str = "") -> None:
@@ -119,8 +124,8 @@ class AssistantMessage(Vertical):
         self.title = title
         self.text = text
         self._segment_text = ""
-        self._segment: Markdown | None = None
-        self._stream: MarkdownStream | None = None
+        self._segment: Static | None = None
+        """The segment still streaming: the text after the last place a segment may end."""
         self._title = Static(shown_name(title), classes="title", markup=False)
         self._note = Static(note, classes="note", markup=False)
         self.note = note
@@ -170,9 +175,7 @@ class AssistantMessage(Vertical):
 
     async def append(self, text: str) -> None:
         """Add streamed text. Text up to the last place a segment may end is frozen at
-        once (it never goes through a streaming Markdown widget: at GPU rates a batch holds
-        many segments' worth); the rest streams, and the Markdown stream merges writes
-        that come too fast."""
+        once (at GPU rates a batch holds many segments' worth); the rest streams."""
         self.text += text
         pending = self._segment_text + text
         cut = last_segment_cut(pending, SEGMENT_CHARS)
@@ -183,37 +186,30 @@ class AssistantMessage(Vertical):
             await self._stream_text(text)
 
     async def _stream_text(self, text: str) -> None:
-        if self._stream is None:
-            from textual.widgets.markdown import Markdown
-
-            # A link in a reply is shown, never opened: the model wrote it.
-            self._segment = Markdown(open_links=False)
-            await self.mount(self._segment, before=self._note)
-            self._stream = Markdown.get_stream(self._segment)
-            self._segment_text = ""
+        """The text after the last place a segment may end: one Static whose Markdown Rich
+        renders again on each batch. It is at most about a segment long, so each render is
+        bounded, and it is one widget, not Textual's tree of block widgets mounted and
+        styled as the text grows (that churn was most of the app thread at GPU rates)."""
         self._segment_text += text
-        await self._stream.write(text)
+        if self._segment is None:
+            self._segment = frozen_markdown(self._segment_text)
+            await self.mount(self._segment, before=self._note)
+        else:
+            self._segment.update(rich_markdown(self._segment_text))
 
     async def _freeze(self, text: str) -> None:
-        """``text`` (the streaming segment's and what follows it) as one frozen segment,
-        in place of the streaming one.
-
-        A Textual Markdown is a tree of block widgets, and every layout pass walks all of
-        them: a frozen segment is a single Static holding Rich's Markdown rendering, so the
-        cost of a layout stays flat however long the reply grows.
-        """
-        frozen = frozen_markdown(text)
-        if self._stream is None or self._segment is None:
-            await self.mount(frozen, before=self._note)
+        """``text`` (the streaming segment's and what follows it) as one frozen segment:
+        the streaming Static takes it and is left alone from then on (a Static never
+        rendered again costs nothing per layout)."""
+        if self._segment is None:
+            await self.mount(frozen_markdown(text), before=self._note)
         else:
-            await self._stream.stop()
-            await self.mount(frozen, before=self._segment)
-            await self._segment.remove()
-        self._stream, self._segment, self._segment_text = None, None, ""
+            self._segment.update(rich_markdown(text))
+        self._segment, self._segment_text = None, ""
 
     async def _close_segment(self) -> None:
         """Freeze what still streams (the reply ended)."""
-        if self._stream is not None:
+        if self._segment is not None:
             await self._freeze(self._segment_text)
 
     async def finish(self, stats: GenerationStats | None, note: str = "") -> None:
