@@ -151,6 +151,29 @@ async def test_chat_in_a_browser_tab_with_keys_only(chromium: Chromium,
         served.close()
 
 
+@needs_chromium
+async def test_an_app_ends_when_its_server_is_killed(chromium: Chromium,
+                                                     smollm_model: Path) -> None:
+    """A killed server (kill -9, a crash) leaves its tab's app with its input closed: the
+    app quits, and its model goes with it, instead of running on with no one to see it."""
+    served = Served()
+    try:
+        tab = await chromium.new_tab()
+        await tab.open(served.url)
+        await tab.wait_for(lambda s: "ready" in s and "Message" in s, 90)
+        apps = served.apps()
+        assert len(apps) == 1
+        served.process.kill()
+        served.process.wait(10)
+        deadline = time.monotonic() + 15
+        while any(app.is_running() and app.status() != psutil.STATUS_ZOMBIE for app in apps):
+            assert time.monotonic() < deadline, "the app outlived its server"
+            time.sleep(0.1)
+        await tab.close()
+    finally:
+        served.close()
+
+
 async def test_without_the_token_nothing_is_served_and_no_app_starts(
         smollm_model: Path) -> None:
     served = Served("--host", "0.0.0.0")

@@ -23,6 +23,16 @@ class DiffingWebDriver(WebDriver):
         """The size the diff was made for (not ``_size``: Textual's Driver keeps the
         terminal's size there, and App.size reads it)."""
 
+    def run_input_thread(self) -> None:
+        """Textual's input loop, then: input that ended while the app still runs means the
+        server that started this tab is gone (stopped, or killed). Textual's loop just
+        returns there, and the app, with its model, stayed running with no one to see it."""
+        super().run_input_thread()
+        if not self.exit_event.is_set():
+            from textual import messages
+
+            self._app.post_message(messages.ExitApp())
+
     def write(self, data: str) -> None:
         size = (self._app.size.width, self._app.size.height)
         if size != self._painted_size:  # the page was resized: xterm.js reflowed or cleared
