@@ -8,8 +8,9 @@
 #     models and non-CUDA GPU backends (the whole sdist is 76.6 MB, over the 64 MiB a call
 #     may carry);
 #   - py3.12 wheels of PyChat's pure-Python dependencies.
-# Optionally, here too:  bench/gpu.sh wheel   → .gpu/cuda-wheel/ (the CUDA build done on
-#   this CPU with NVIDIA's PyPI compiler; `device` then installs it instead of building)
+# Optionally, here too:  bench/gpu.sh wheel   → .gpu/llama-cpp-cuda.tar.gz (the CUDA build
+#   done on this CPU with NVIDIA's PyPI compiler: 66 min on 2 cores, 30 MiB; `device` then
+#   unpacks it instead of building)
 # Then on the device:  run(command="bash bench/gpu.sh device", carry=[".gpu"])
 # Here, on a CPU, every measuring step on small shapes:  bash bench/gpu.sh dry
 #
@@ -45,10 +46,10 @@ device() {
         diskcache typing-extensions pytest pytest-asyncio
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv > "$OUT/gpu.csv"
     nvcc --version | tail -2 >> "$OUT/gpu.csv"
-    wheel=$(ls .gpu/cuda-wheel/llama_cpp_python-*.whl 2>/dev/null | head -1 || true)
-    if [ -n "$wheel" ]; then
-        step "installing the CUDA wheel built on the CPU machine: $wheel"
-        .gpu/venv/bin/pip install -q --no-index --no-deps "$wheel" 2>&1 | tail -20 > "$OUT/build.log"
+    if [ -f .gpu/llama-cpp-cuda.tar.gz ]; then
+        step "unpacking the CUDA build made on the CPU machine (bench/gpu.sh wheel)"
+        site=$(.gpu/venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+        tar xzf .gpu/llama-cpp-cuda.tar.gz -C "$site" 2>&1 | tail -5 > "$OUT/build.log"
         # Its libraries load CUDA 13's runtime and cuBLAS: the image's, or torch's copies.
         LD_LIBRARY_PATH="$(cuda_libs)${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
         export LD_LIBRARY_PATH
@@ -115,7 +116,17 @@ wheel() {
         CMAKE_ARGS="-DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES=90 -DGGML_CUDA_FA=OFF -DCUDAToolkit_ROOT=$root -DCMAKE_CUDA_COMPILER=$root/bin/nvcc" \
         python3 -m pip wheel -q --no-deps --no-cache-dir -w .gpu/cuda-wheel llama-cpp-python==0.3.36 \
         > "$OUT/wheel-build.log" 2>&1
-    ls -la .gpu/cuda-wheel
+    # A wheel cannot hold links: it has six copies of the 46 MiB CUDA library (lib/ and
+    # llama_cpp/lib/, each name), 182 MiB in all. What travels is the installed package
+    # with one copy of each library and links for its other names: ~30 MiB.
+    rm -rf .gpu/cuda-site
+    python3 -m pip install -q --no-deps --target .gpu/cuda-site .gpu/cuda-wheel/llama_cpp_python-*.whl
+    (cd .gpu/cuda-site/llama_cpp/lib && for real in lib*.so.*.*; do
+        base=${real%%.so.*}
+        for name in "$base.so" "$base.so.0"; do rm -f "$name" && ln -s "$real" "$name"; done
+    done)
+    tar czf .gpu/llama-cpp-cuda.tar.gz -C .gpu/cuda-site llama_cpp llama_cpp_python-0.3.36.dist-info
+    ls -la .gpu/llama-cpp-cuda.tar.gz
     step "done"
 }
 
