@@ -9,7 +9,7 @@
 #     may carry);
 #   - py3.12 wheels of PyChat's pure-Python dependencies.
 # Optionally, here too:  bench/gpu.sh wheel   → .gpu/llama-cpp-cuda.tar.gz (the CUDA build
-#   done on this CPU with NVIDIA's PyPI compiler: 66 min on 2 cores, 30 MiB; `device` then
+#   done on this CPU with NVIDIA's PyPI compiler: ~30 min of 2 cores, 30 MiB; `device` then
 #   unpacks it instead of building)
 # Then on the device:  run(command="bash bench/gpu.sh device", carry=[".gpu"])
 # Here, on a CPU, every measuring step on small shapes:  bash bench/gpu.sh dry
