@@ -170,3 +170,16 @@ def test_the_private_read_check_sees_one(tmp_path: Path) -> None:
                      "        return self._y, A._x, os._exit, os._private\n")
     assert [place.split(": ")[1] for place in private_reads(probe, tmp_path)] == [
         "import _y", "._private"]
+
+
+def test_modules_import_from_test_support_never_from_a_test_module() -> None:
+    """Helpers live in tests/support (and bench's own); a test module is nobody's library."""
+    found = []
+    for top in ("tests", "bench"):
+        for path in sorted((REPO / top).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                names = [node.module or ""] if isinstance(node, ast.ImportFrom) else \
+                    [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+                found += [f"{path.relative_to(REPO)}: {name}" for name in names
+                          if name.startswith(("tests.test_", "tests.conftest"))]
+    assert found == [], "\n".join(found)

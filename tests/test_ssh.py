@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.code_reply import REPLY, SECOND
 from tests.support.sshd import Sshd, missing
 from tests.support.tmux import TMUX_TESTS, Tmux
-from tests.test_terminal_craft import REPLY, SECOND
 
 pytestmark = [*TMUX_TESTS, pytest.mark.skipif(bool(missing()), reason=missing() or "ok")]
 REPO = Path(__file__).resolve().parent.parent

@@ -15,16 +15,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.code_reply import FIRST, REPLY, SECOND
 from tests.support.pty_app import PtyApp
 from tests.support.tmux import Tmux
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parent.parent
 
-FIRST = "def add(a, b):\n    return a + b"
-SECOND = 'echo "second block"\nprintf \'%s\\n\' "ünïcode ✓"'
-REPLY = (f"<think>Two snippets.</think>Here you go.\n\n```python\n{FIRST}\n```\n\n"
-         f"And the shell one:\n\n```sh\n{SECOND}\n```\n\nDone.")
 ALT_UP = "\x1b[1;3A"
 MOUSE_MODES = (b"\x1b[?1000h", b"\x1b[?1002h", b"\x1b[?1003h", b"\x1b[?1006h")
 OSC52 = re.compile(rb"\x1b\]52;c;([A-Za-z0-9+/=]*)(?:\x07|\x1b\\)")
