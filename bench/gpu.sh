@@ -24,7 +24,7 @@ START=$(date +%s)
 step() { echo "[$(( $(date +%s) - START )) s] $*" | tee -a "$OUT/progress.log"; }
 
 prepare() {
-    rm -rf .gpu && mkdir -p .gpu/wheels
+    rm -rf .gpu/wheels .gpu/llama_cpp_python-0.3.36 && mkdir -p .gpu/wheels  # keeps a CUDA build
     python3 -m pip download --no-binary :all: --no-deps -d .gpu llama-cpp-python==0.3.36
     tar -xzf .gpu/llama_cpp_python-0.3.36.tar.gz -C .gpu && rm .gpu/*.tar.gz
     src=.gpu/llama_cpp_python-0.3.36/vendor/llama.cpp
