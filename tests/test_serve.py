@@ -20,6 +20,7 @@ import pytest
 
 from pychat.web import web_missing
 from tests.support.browser import ALT, CHROMIUM, Chromium
+from tests.support.processes import stop
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(bool(web_missing()), reason=web_missing() or "ok")]
@@ -65,11 +66,7 @@ class Served:
         return found
 
     def close(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        stop(self.process)
 
 
 @pytest.fixture

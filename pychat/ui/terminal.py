@@ -52,9 +52,19 @@ class ScreenDiff:
 
     def __init__(self) -> None:
         self._rows: dict[int, dict[int, str]] = {}
+        self._size: tuple[int, int] | None = None
 
     def forget(self) -> None:
         self._rows.clear()
+
+    def frame(self, data: str, size: tuple[int, int] | None, no_color: bool = False) -> str:
+        """One frame for a screen of ``size`` (None: unknown), as it needs to be sent. A
+        new or unknown size forgets what the screen showed: it may have reflowed or
+        cleared itself."""
+        if size is None or size != self._size:
+            self._size = size
+            self.forget()
+        return self.filter(without_colour(data) if no_color else data)
 
     def filter(self, data: str) -> str:
         """``data`` as it needs to be sent, given what the terminal already shows."""
@@ -184,9 +194,6 @@ class DiffingDriver(TypingDriver):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._diff = ScreenDiff()
-        self._painted_size: tuple[int, int] | None = None
-        """The size the diff was made for (not ``_size``: Textual's Driver keeps the
-        terminal's size there, and App.size reads it)."""
 
     def write(self, data: str) -> None:
         size: tuple[int, int] | None = None
@@ -196,9 +203,5 @@ class DiffingDriver(TypingDriver):
                 size = (columns, lines)
         except (OSError, ValueError):
             size = None
-        if size != self._painted_size or size is None:
-            self._painted_size = size
-            self._diff.forget()  # the terminal may have reflowed or cleared itself
-        if getattr(self._app, "no_color", False):
-            data = without_colour(data)
-        LinuxDriver.write(self, self._diff.filter(data))
+        no_color = bool(getattr(self._app, "no_color", False))
+        LinuxDriver.write(self, self._diff.frame(data, size, no_color))

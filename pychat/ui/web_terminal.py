@@ -9,7 +9,7 @@ from typing import Any
 
 from textual.drivers.web_driver import WebDriver
 
-from pychat.ui.terminal import ScreenDiff, without_colour
+from pychat.ui.terminal import ScreenDiff
 
 WEB_DRIVER = "textual.drivers.web_driver:WebDriver"
 """What textual-serve sets ``TEXTUAL_DRIVER`` to for the apps it runs."""
@@ -19,9 +19,6 @@ class DiffingWebDriver(WebDriver):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._diff = ScreenDiff()
-        self._painted_size: tuple[int, int] | None = None
-        """The size the diff was made for (not ``_size``: Textual's Driver keeps the
-        terminal's size there, and App.size reads it)."""
 
     def run_input_thread(self) -> None:
         """Textual's input loop, then: input that ended while the app still runs means the
@@ -34,10 +31,6 @@ class DiffingWebDriver(WebDriver):
             self._app.post_message(messages.ExitApp())
 
     def write(self, data: str) -> None:
-        size = (self._app.size.width, self._app.size.height)
-        if size != self._painted_size:  # the page was resized: xterm.js reflowed or cleared
-            self._painted_size = size
-            self._diff.forget()
-        if getattr(self._app, "no_color", False):
-            data = without_colour(data)
-        super().write(self._diff.filter(data))
+        size = (self._app.size.width, self._app.size.height)  # a resized page reflows
+        no_color = bool(getattr(self._app, "no_color", False))
+        super().write(self._diff.frame(data, size, no_color))

@@ -25,6 +25,8 @@ from typing import Any
 
 import pyte
 
+from tests.support.processes import stop
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or ""
 
 KEYS = {  # DevTools key events for the named keys the tests press
@@ -76,11 +78,7 @@ class Chromium:
                                timeout=10).read()
 
     def close(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        stop(self.process)
         shutil.rmtree(self.profile, ignore_errors=True)
 
 

@@ -10,6 +10,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from tests.support.processes import stop
+
 SSHD = Path("/usr/sbin/sshd")
 
 
@@ -76,8 +78,4 @@ class Sshd:
         return f"ssh {' '.join(options)} {getpass.getuser()}@127.0.0.1 '{quoted}'"
 
     def close(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        stop(self.process, 5)
