@@ -140,8 +140,11 @@ class PyChatApp(App[None]):
         from pychat.ui.modals import GuardedCommandPalette
 
         # is_open is typed for App[object], and App is invariant in its result type.
+        # No fixed id (Textual's own gives "--command-palette"): a palette just closed
+        # stays registered until Textual removes it, and a ctrl+p in between would
+        # otherwise insert a second widget with the same id and crash.
         if self.use_command_palette and not CommandPalette.is_open(cast("App[object]", self)):
-            self.push_screen(GuardedCommandPalette(id="--command-palette"))
+            self.push_screen(GuardedCommandPalette())
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """The command palette: every command of the table with a palette title, active

@@ -158,3 +158,23 @@ async def test_in_a_browser_tab_the_keys_browsers_keep_are_moved(
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
         text = str(app.screen.query_one("Static").render())
         assert "alt+n" in text.split("[chat.new]")[0].splitlines()[-1]
+
+
+async def test_ctrl_p_while_the_palette_is_still_closing_opens_a_new_one(
+        tmp_path: Path) -> None:
+    """Seed 777 of the key fuzz: ctrl+p arrived after the palette had left the screen
+    stack but before Textual had removed it; a second palette with the same id crashed."""
+    app = fake_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: ready(app))
+        await pilot.press("ctrl+p")
+        await wait_for(pilot, lambda: isinstance(app.screen, GuardedCommandPalette))
+        first = app.screen
+        first.dismiss()  # popped now, removed later
+        app.action_command_palette()
+        await wait_for(pilot, lambda: isinstance(app.screen, GuardedCommandPalette)
+                       and app.screen is not first)
+        await wait_for(pilot, lambda: not first.is_attached)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is app.main_screen)
+        assert app.crash is None
