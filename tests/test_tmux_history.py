@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from tests.support.tmux import TMUX_TESTS, Tmux
@@ -31,14 +32,21 @@ def start(tmp_path: Path, env: str = "") -> Tmux:
     return tmux
 
 
+def running(pid: int) -> bool:
+    """Whether ``pid`` still runs. An ended PyChat is tmux's child to reap, and a tmux
+    server under load was seen leaving it a zombie for 20 s and more: it has quit."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 def quit_app(tmux: Tmux, tmp_path: Path) -> None:
     pid = int((tmp_path / "pid").read_text())
     tmux.keys("C-q")
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if not running(pid):
             break
         time.sleep(0.05)
     else:
