@@ -323,6 +323,25 @@ async def test_the_footer_is_rebuilt_only_when_its_keys_change(tmp_path: Path) -
         assert footer.rebuilds > before
 
 
+@pytest.mark.parametrize("width", [60, 120, 200])
+async def test_the_footer_shows_whole_keys_and_the_palette_at_any_width(
+        tmp_path: Path, width: int) -> None:
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(width, 30)) as pilot:
+        await wait_for(pilot, lambda: ready(app))
+        footer = app.main_screen.query_one(KeyFooter)
+        await wait_for(pilot, lambda: footer.keys != ())
+        line = footer.render().plain
+        assert len(line) == width and line.rstrip().endswith("▏ ^p Commands")
+        shown = [key for key in footer.keys if f" {key.key} {key.description} " in line]
+        assert shown == list(footer.keys[:len(shown)])  # whole keys, in order, from the first
+        assert len(shown) >= 2
+        # Keys left out are said to be: an ellipsis, never a key cut in half.
+        assert ("…" in line) == (len(shown) < len(footer.keys))
+        left = line.split("▏")[0].rstrip(" …")
+        assert left.endswith(f" {shown[-1].key} {shown[-1].description}")
+
+
 def footer_text(footer: KeyFooter) -> str:
     """The descriptions of the keys the footer shows."""
-    return " ".join(str(getattr(key, "description", "")) for key in footer.query("FooterKey"))
+    return footer.text()

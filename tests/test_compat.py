@@ -10,8 +10,6 @@ import functools
 
 import pytest
 from textual.app import App, ComposeResult
-from textual.reactive import reactive
-from textual.widget import Widget
 from textual.widgets import Static
 
 from pychat.ui import compat
@@ -27,40 +25,6 @@ def test_styles_cache_still_has_the_lru_cache_we_empty() -> None:
     assert isinstance(method, functools._lru_cache_wrapper)
     assert compat.forget_dead_styles_caches() is True
     assert method.cache_info().currsize == 0
-
-
-class Bound(Static):
-    value: reactive[int] = reactive(0)
-
-
-class Holder(Widget):
-    """Like Textual's Footer: composes children bound to its own reactive."""
-
-    value: reactive[int] = reactive(0)
-
-    def compose(self) -> ComposeResult:
-        yield Bound(id="bound").data_bind(value=Holder.value)
-
-
-class BindApp(App[None]):
-    def compose(self) -> ComposeResult:
-        yield Holder(id="holder")
-
-
-async def test_data_bind_watchers_live_where_compat_looks_and_dead_ones_go() -> None:
-    app = BindApp()
-    async with app.run_test() as pilot:
-        holder = app.query_one(Holder)
-        bound = holder.query_one(Bound)
-        watchers = getattr(holder, compat.WATCHERS_ATTRIBUTE, None)
-        assert watchers, (f"Textual no longer keeps reactive watchers in "
-                          f"{compat.WATCHERS_ATTRIBUTE!r}: rework compat.prune_dead_watchers")
-        assert any(owner is bound for owner, _ in watchers["value"])
-        await bound.remove()
-        await pilot.pause()
-        assert compat.prune_dead_watchers(holder) >= 1
-        assert not any(owner is bound for owner, _ in watchers["value"])
-        assert compat.prune_dead_watchers(holder) == 0
 
 
 async def test_running_intervals_finds_a_repeating_timer_and_not_a_paused_one() -> None:

@@ -9,27 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-WATCHERS_ATTRIBUTE = "__watchers"
-"""Where Textual keeps a node's reactive watchers (``textual.reactive._watch``)."""
-
-
-def prune_dead_watchers(node: Any) -> int:
-    """Drop watchers that widgets no longer attached to the app left on ``node``'s
-    reactives; returns how many were dropped.
-
-    Textual's ``data_bind`` registers a watcher per bound widget and prunes them only when
-    the watched reactive changes, so a footer that rebuilds its keys on every focus change
-    kept every key it ever removed alive (360 after 20 model switches).
-    """
-    watchers: dict[str, list[tuple[Any, Any]]] = getattr(node, WATCHERS_ATTRIBUTE, {})
-    dropped = 0
-    for callbacks in watchers.values():
-        alive = [(owner, callback) for owner, callback in callbacks
-                 if getattr(owner, "is_attached", True)]
-        dropped += len(callbacks) - len(alive)
-        callbacks[:] = alive
-    return dropped
-
 
 def forget_dead_styles_caches() -> bool:
     """Empty the ``lru_cache`` on ``StylesCache.get_inner_outer`` (it maps two colours to
