@@ -72,7 +72,8 @@ async def test_a_reply_streams_into_the_chat_pane_as_plain_text(tmp_path: Path) 
         assert not log_pane.display and 0 < len(log_pane.history) <= 2000
         await pilot.press("ctrl+l")
         assert log_pane.display
-        await wait_for(pilot, lambda: len(log_pane.lines) == len(log_pane.history))
+        await wait_for(pilot, lambda: log_pane.view is not None
+                       and len(log_pane.view.lines) == len(log_pane.history))
 
 
 @pytest.mark.slow  # a long journey through the app
