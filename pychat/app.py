@@ -27,7 +27,6 @@ from pychat.locations import user_state_dir
 from pychat.session import ChatSession
 from pychat.text import inert_line
 from pychat.ui.bindings import bindings
-from pychat.ui.help_screen import HelpScreen
 from pychat.ui.main_screen import MainScreen
 
 
@@ -215,6 +214,8 @@ class PyChatApp(App[None]):
 
     def action_help(self) -> None:
         """F1: every command with its key (as remapped), what it does and its id."""
+        from pychat.ui.help_screen import HelpScreen  # modal screens: when first opened
+
         if isinstance(self.screen, HelpScreen):
             return  # already open: F1 closes it (its own binding)
         self.push_screen(HelpScreen(self.keys))

@@ -16,7 +16,6 @@ from pychat.session import events as ev
 from pychat.ui.block_cursor import Block
 from pychat.ui.chat_pane import ChatPane
 from pychat.ui.clipboard import copy_text
-from pychat.ui.code_viewer import CodeViewer
 from pychat.ui.host import ChatScreen, Route
 
 
@@ -113,6 +112,8 @@ class ConversationActions:
             self.session.export_text(block.text, f"chat-{chat}-{block.position + 1}-"
                                                  f"{block.kind}{block.index + 1}")
         elif action == "view":
+            from pychat.ui.code_viewer import CodeViewer  # modal screens: when first opened
+
             codes = code_blocks(screen.chat.entries[block.position].text)
             language = codes[block.index].language if block.index < len(codes) else ""
             screen.app.push_screen(CodeViewer(block.text, language, block.label.split(" · ")[0]))

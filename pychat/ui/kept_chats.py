@@ -18,9 +18,7 @@ from pychat.errors import ConfigError
 from pychat.session import events as ev
 from pychat.session.history import ChatSettings
 from pychat.text import inert_line
-from pychat.ui.chats_screen import ChatsScreen
 from pychat.ui.host import ChatScreen, Route
-from pychat.ui.settings_screen import SettingsScreen
 
 
 class KeptChats:
@@ -63,6 +61,8 @@ class KeptChats:
         self.screen.chat.border_title = f"Chat · {title}" if title else "Chat"
 
     def chats_found(self, event: ev.ChatsFound) -> None:
+        from pychat.ui.chats_screen import ChatsScreen
+
         for screen in self.screen.app.screen_stack:
             if isinstance(screen, ChatsScreen):
                 screen.show(event)
@@ -128,6 +128,8 @@ class KeptChats:
 
     def open_list(self) -> None:
         """The chat list; the chosen chat is resumed."""
+        from pychat.ui.chats_screen import ChatsScreen  # modal screens: when first opened
+
         app = self.screen.app
         if app.screen is self.screen:
             app.push_screen(ChatsScreen(self.session), self._chat_chosen)
@@ -139,6 +141,8 @@ class KeptChats:
 
     def open_settings(self) -> None:
         """This chat's system prompt, presets and sampling."""
+        from pychat.ui.settings_screen import SettingsScreen
+
         app = self.screen.app
         if app.screen is self.screen:
             form = SettingsScreen(self.session.chat_settings(), self.session.config.presets,

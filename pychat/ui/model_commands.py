@@ -4,6 +4,8 @@ show). A helper of the main screen; what it needs of it is ``ChatScreen``."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pychat import instrument
 from pychat.engine.base import shown_name
 from pychat.gpu import VramSample
@@ -11,7 +13,9 @@ from pychat.library import Overrides
 from pychat.session import events as ev
 from pychat.ui.host import ChatScreen, Route
 from pychat.ui.loader_pane import LoaderPane
-from pychat.ui.picker import ModelPicker, PickResult
+
+if TYPE_CHECKING:
+    from pychat.ui.picker import PickResult
 
 
 class ModelCommands:
@@ -57,6 +61,8 @@ class ModelCommands:
         self.session.list_models()
 
     def listed(self, event: ev.ModelsListed) -> None:
+        from pychat.ui.picker import ModelPicker  # modal screens: when first opened
+
         app = self.screen.app
         if app.screen is self.screen:  # not over the help, nor a picker opened already
             app.push_screen(ModelPicker(event.listing), self._picked)
