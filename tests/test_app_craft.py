@@ -7,6 +7,7 @@ import base64
 from pathlib import Path
 
 import pytest
+from textual.content import Content
 from textual.message import Message
 
 from pychat.config import load_config
@@ -318,3 +319,29 @@ async def test_no_editor_or_a_failing_one_keeps_the_draft(
         assert len(failed) == 1 and "the draft stays" in failed[0]
         assert prompt.text == "my draft"
 
+
+
+async def test_titles_made_of_a_message_or_a_reply_are_text_not_markup(tmp_path: Path) -> None:
+    """A str border title is Textual markup: a first message holding "[/b]" ended the app
+    (MarkupError) when it became the chat's title, and "[red]" vanished from it."""
+
+    def shown(title: str | None) -> str:
+        """What the border shows (Textual hands a title back as markup)."""
+        return Content.from_markup(title or "").plain
+
+    reply = "Here:\n\n```[/x]\nprint(1)\n```\n"
+    app = fake_app(tmp_path, FakeBackend(reply=reply))
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = app.main_screen
+        await wait_for(pilot, lambda: ready(app))
+        await send_and_wait(pilot, app, "[/b] my [red]chat[@click=app.quit]", 1)
+        await wait_for(pilot, lambda: "[/b]" in shown(screen.chat.border_title))
+        assert shown(screen.chat.border_title) == "Chat · [/b] my [red]chat[@click=app.quit]"
+        await pilot.press("alt+up")  # the reply's code block: its language is in the label
+        await wait_for(pilot, lambda: "[/x]" in shown(screen.chat.border_subtitle))
+        assert "code block 1 of 1 · [/x]" in shown(screen.chat.border_subtitle)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, CodeViewer))
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is screen)
+        assert app.is_running and app.crash is None

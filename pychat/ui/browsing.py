@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from textual.content import Content
 from textual.message import Message
 from textual.widget import Widget
 
@@ -74,7 +75,8 @@ class BrowsedWindow(TurnWindow):
             widget.add_class("-cursor")
             self._marked = widget
             self.scroll_to_widget(widget, animate=False, top=block.kind != "message")
-        self.border_subtitle = f"▶ {block.label}"
+        # The label holds the model's name and a code block's language: text, not markup.
+        self.border_subtitle = Content(f"▶ {block.label}")
 
     def _unmark(self) -> None:
         if self._marked is not None:

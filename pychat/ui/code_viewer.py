@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
@@ -25,7 +26,7 @@ class CodeViewer(ModalScreen[None], DismissOnce):
         from rich.syntax import Syntax
 
         box = VerticalScroll(id="viewer-box")
-        box.border_title = self.title_text
+        box.border_title = Content(self.title_text)  # a model's name: text, not markup
         box.border_subtitle = "c copy · ↑↓ PgUp PgDn scroll · Esc close"
         with box:
             # The code is the model's text: Syntax renders it, never as markup.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from textual.content import Content
 from textual.timer import Timer
 
 from pychat import instrument
@@ -58,7 +59,9 @@ class KeptChats:
                     f"Resumed “{event.title}”", timeout=4)
 
     def show_title(self, title: str) -> None:
-        self.screen.chat.border_title = f"Chat · {title}" if title else "Chat"
+        # Content, not a str: Textual parses a str title as markup, and a first message
+        # holding "[/b]" ended the app (a MarkupError); "[red]" vanished from it.
+        self.screen.chat.border_title = Content(f"Chat · {title}" if title else "Chat")
 
     def chats_found(self, event: ev.ChatsFound) -> None:
         from pychat.ui.chats_screen import ChatsScreen
