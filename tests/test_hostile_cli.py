@@ -133,7 +133,9 @@ def fake_tui(tmp_path: Path, *flags: str) -> PtyApp:
     reply = tmp_path / "reply.txt"
     reply.write_text("PONG-42 " * 3)
     return PtyApp(["-m", "tests.support.fake_app_main", str(tmp_path), str(reply), *flags], 100, 30,
-                  cwd=REPO, env={"XDG_STATE_HOME": str(tmp_path / "state")})
+                  # In tmp_path: what the keys export (ctrl+s, x) must not land in the repo.
+                  cwd=tmp_path, env={"XDG_STATE_HOME": str(tmp_path / "state"),
+                                     "PYTHONPATH": str(REPO)})
 
 
 def exit_code(app: PtyApp, timeout: float) -> int | None:

@@ -63,7 +63,7 @@ def test_hostile_output_names_and_metadata_with_the_fake_backend(tmp_path: Path)
     extra = tmp_path / "extra.toml"
     extra.write_text(f'[models."{slashed}"]\nn_ctx = 512\n')
     app = PtyApp(["-m", "tests.support.fake_app_main", str(tmp_path), str(reply), str(extra)],
-                 110, 32, cwd=REPO)
+                 110, 32, cwd=tmp_path, env={"PYTHONPATH": str(REPO)})
     try:
         assert app.wait_for_output(b"ready", 30), app.output[-2000:]
         app.write("Hello\r")
