@@ -10,7 +10,6 @@ is never clicked, so the line is drawn as text, and only when the keys it shows 
 
 from __future__ import annotations
 
-from collections.abc import Hashable
 from typing import NamedTuple
 
 from rich.text import Text
@@ -31,7 +30,7 @@ class ShownKey(NamedTuple):
     enabled: bool
 
 
-class KeyFooter(Widget, can_focus=False):
+class KeyFooter(Widget):
     """The keys that act where the focus is, with the command palette's on the right. Keys
     that do not fit are left out whole, and an ellipsis says so (F1 lists them all)."""
 
@@ -67,7 +66,6 @@ class KeyFooter(Widget, can_focus=False):
         """The keys shown, left to right."""
         self.palette: ShownKey | None = None
         """The command palette's key, shown on the right."""
-        self._shown: Hashable = None
 
     def on_mount(self) -> None:
         self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
@@ -95,18 +93,11 @@ class KeyFooter(Widget, can_focus=False):
                 palette = palette or shown
             elif binding.show and binding.action not in keys:
                 keys[binding.action] = shown
-        if not self.app.ENABLE_COMMAND_PALETTE:
-            palette = None
-        if (tuple(keys.values()), palette) == self._shown:
+        if (tuple(keys.values()), palette) == (self.keys, self.palette):
             return
         self.keys, self.palette = tuple(keys.values()), palette
-        self._shown = (self.keys, palette)
         self.rebuilds += 1
         self.refresh()
-
-    def text(self) -> str:
-        """The descriptions shown, in order (what a test or a log reads)."""
-        return " ".join(key.description for key in self.keys)
 
     def render(self) -> Text:
         key_style = self.get_component_rich_style("key-footer--key")
